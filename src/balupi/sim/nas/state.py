@@ -1,0 +1,136 @@
+"""The emulated NAS's state: users, tokens, file metadata and counters.
+
+Everything lives in memory in one ``NasState`` per emulator. The API socket may be closed and
+reopened (sleep and wake) while this object lives on, as a suspended machine keeps its RAM.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+Role = Literal["admin", "user"]
+
+
+def hash_password(password: str, salt: bytes | None = None) -> str:
+    """A salted scrypt hash, ``salt$hash`` in hex (the emulator's stand-in for bcrypt)."""
+    salt = salt if salt is not None else os.urandom(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=2**12, r=8, p=1)
+    return f"{salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    salt_hex, _, _ = stored.partition("$")
+    return hmac.compare_digest(hash_password(password, bytes.fromhex(salt_hex)), stored)
+
+
+@dataclass
+class NasUser:
+    """A BaluHost user. ``public()`` is the NAS's ``UserPublic`` shape."""
+
+    id: int
+    username: str
+    password_hash: str
+    role: Role = "user"
+    email: str | None = None
+    is_active: bool = True
+    smb_enabled: bool = False
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(tzinfo=None))
+    updated_at: datetime | None = None
+
+    def public(self) -> dict[str, Any]:
+        # BaluHost on SQLite serialises naive datetimes without an offset (nas-api.md §2.1).
+        return {
+            "username": self.username,
+            "email": self.email,
+            "id": self.id,
+            "role": self.role,
+            "is_active": self.is_active,
+            "smb_enabled": self.smb_enabled,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+        }
+
+
+@dataclass
+class FileRecord:
+    """A row of BaluHost's ``file_metadata`` table: identity and ownership of one path."""
+
+    id: int
+    path: str
+    owner_id: int
+    is_directory: bool
+    checksum: str | None = None
+
+
+@dataclass
+class ApiKey:
+    user_id: int
+    expires_at: float | None
+    is_active: bool = True
+
+
+class NasState:
+    """All state of one emulated NAS. Thread-safe for the few writers it has."""
+
+    def __init__(
+        self,
+        storage: Path,
+        jwt_secret: str,
+        *,
+        access_token_minutes: int = 15,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.storage = storage
+        self.jwt_secret = jwt_secret
+        self.access_token_minutes = access_token_minutes
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.users: dict[int, NasUser] = {}
+        self.files: dict[str, FileRecord] = {}
+        self.api_keys: dict[str, ApiKey] = {}  # sha256 hex of the key -> key
+        self.refresh_jtis: set[str] = set()  # jti of every refresh token still valid
+        self.requests_served = 0
+        self._next_user_id = 1
+        self._next_file_id = 1
+
+    # -- users -------------------------------------------------------------------------------
+    def add_user(self, username: str, password: str, role: Role = "user") -> NasUser:
+        """Create a user and their home directory, as BaluHost does on user creation."""
+        with self.lock:
+            user = NasUser(self._next_user_id, username, hash_password(password), role)
+            self._next_user_id += 1
+            self.users[user.id] = user
+        (self.storage / username).mkdir(parents=True, exist_ok=True)
+        self.ensure_file_record(username, user.id, is_directory=True)
+        return user
+
+    def user_by_name(self, username: str) -> NasUser | None:
+        return next((u for u in self.users.values() if u.username == username), None)
+
+    # -- file metadata -----------------------------------------------------------------------
+    def ensure_file_record(
+        self, path: str, owner_id: int, *, is_directory: bool, checksum: str | None = None
+    ) -> FileRecord:
+        """Return the metadata row of ``path``, creating it if missing; sets ``checksum`` if given."""
+        with self.lock:
+            record = self.files.get(path)
+            if record is None:
+                record = FileRecord(self._next_file_id, path, owner_id, is_directory, checksum)
+                self._next_file_id += 1
+                self.files[path] = record
+            elif checksum is not None:
+                record.checksum = checksum
+            return record
+
+    def count_request(self) -> None:
+        with self.lock:
+            self.requests_served += 1
