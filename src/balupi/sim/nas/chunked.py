@@ -1,0 +1,5 @@
+"""Emulated BaluHost routes: chunked (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api")

@@ -1,0 +1,5 @@
+"""Emulated BaluHost routes: health (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api")
