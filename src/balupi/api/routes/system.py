@@ -1,0 +1,17 @@
+"""``/api/system/status``: the Pi's own health (Pi-exclusive endpoint)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from balupi.api.deps import SystemMonitorDep
+
+router = APIRouter(prefix="/api/system", tags=["system"])
+
+
+@router.get("/status")
+async def system_status(monitor: SystemMonitorDep) -> dict[str, Any]:
+    status = await monitor.status()
+    return status.as_dict()

@@ -1,0 +1,97 @@
+"""``create_app(settings)``: BaluPi's ASGI app, its routers, and the lifespan that runs its services.
+
+Services are built once per app from the settings, entered on one ``AsyncExitStack`` in
+dependency order and closed in reverse on shutdown. Nothing here is a module-level singleton:
+two apps in one process (as in the tests) share nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import anyio
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from balupi import __version__
+from balupi.api.errors import install_error_handlers
+from balupi.api.middleware import RequestContextMiddleware
+from balupi.api.routes import health, system
+from balupi.clock import Clock, SystemClock
+from balupi.config import Settings, check_data_dir
+from balupi.db.engine import create_engine, create_sessionmaker
+from balupi.db.migrate import upgrade_to_head
+from balupi.logs import get_logger
+from balupi.services.container import Services
+from balupi.services.system import SystemMonitor
+
+log = get_logger(__name__)
+
+CPU_SAMPLE_SECONDS = 5
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    """Build BaluPi for ``settings``; its services start when the app's lifespan starts."""
+    clock = clock or SystemClock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            app.state.services = await _start_services(settings, clock, stack)
+            log.info("balupi started", version=__version__, env=settings.env)
+            yield
+            log.info("balupi stopping")
+
+    app = FastAPI(
+        title="BaluPi",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None if settings.is_production else "/api/docs",
+        redoc_url=None,
+        openapi_url=None if settings.is_production else "/api/openapi.json",
+    )
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(system.router)
+    return app
+
+
+async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStack) -> Services:
+    await anyio.to_thread.run_sync(check_data_dir, settings)
+    await anyio.to_thread.run_sync(upgrade_to_head, settings.resolved_database_url)
+
+    engine = create_engine(settings.resolved_database_url)
+    stack.push_async_callback(engine.dispose)
+
+    system_monitor = SystemMonitor(settings.data_dir, clock)
+
+    scheduler = AsyncIOScheduler(timezone=settings.zone)
+    scheduler.add_job(
+        system_monitor.sample_cpu_async,
+        "interval",
+        seconds=CPU_SAMPLE_SECONDS,
+        id="sample_cpu",
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.start()
+    stack.callback(scheduler.shutdown, wait=False)
+
+    return Services(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=create_sessionmaker(engine),
+        scheduler=scheduler,
+        system=system_monitor,
+    )

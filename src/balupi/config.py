@@ -1,0 +1,255 @@
+"""BaluPi's configuration: one ``Settings`` object, built once and passed down.
+
+Values come from (highest priority first) keyword arguments, ``BALUPI_*`` environment variables,
+a YAML file named by ``BALUPI_CONFIG`` (keys with or without the ``BALUPI_`` prefix, any case),
+and the defaults below. ``load_settings`` turns every validation problem into a ``ConfigError``
+whose message is one line naming the variable, so a bad start says what to fix and nothing more.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    ByteSize,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "BALUPI_"
+CONFIG_FILE_VARIABLE = "BALUPI_CONFIG"
+MIN_SECRET_LENGTH = 32
+# Secrets that appear in docs, examples or an earlier BaluPi; never acceptable in production.
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {"change-me", "change-me-in-prod", "changeme", "secret", "development-secret-key"}
+)
+DEVELOPMENT_SECRET = "development-secret-key"
+_MAC = re.compile(r"^([0-9a-f]{2})([:-]?)[0-9a-f]{2}(\2[0-9a-f]{2}){4}$", re.IGNORECASE)
+
+
+class ConfigError(Exception):
+    """A configuration problem, described in one line that names the variable."""
+
+
+class _YamlFileSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by ``BALUPI_CONFIG``; keys may carry the prefix, in any case."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self._values = self._load()
+
+    @staticmethod
+    def _load() -> dict[str, Any]:
+        path = os.environ.get(CONFIG_FILE_VARIABLE)
+        if not path:
+            return {}
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{CONFIG_FILE_VARIABLE}: cannot read {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{CONFIG_FILE_VARIABLE}: {path} is not valid YAML") from exc
+        if raw is None:
+            return {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{CONFIG_FILE_VARIABLE}: {path} must hold a mapping of settings")
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            name = str(key).lower().removeprefix(ENV_PREFIX.lower())
+            if name not in Settings.model_fields:
+                raise ConfigError(f"{CONFIG_FILE_VARIABLE}: unknown setting {key!r} in {path}")
+            values[name] = value
+        return values
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+class Settings(BaseSettings):
+    """Every setting of BaluPi. Field ``x`` is the variable ``BALUPI_X``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, case_sensitive=False, extra="ignore", validate_default=True
+    )
+
+    env: Literal["development", "production"] = "development"
+    secret_key: SecretStr | None = None
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    nas_url: str | None = None
+    nas_mac: str | None = None
+    wol_broadcast: str = "255.255.255.255"
+    wol_port: int = Field(default=9, ge=1, le=65535)
+    nas_jwt_secret: SecretStr | None = None
+    nas_handshake_secret: SecretStr | None = None
+
+    cache_max_bytes: ByteSize = ByteSize(32 * 1024**3)
+    cache_high_watermark: float = Field(default=0.85, gt=0, le=1)
+    cache_max_file_bytes: ByteSize = ByteSize(2 * 1024**3)
+
+    tapo_username: str | None = None
+    tapo_password: SecretStr | None = None
+    timezone: str = "Europe/Berlin"
+    energy_poll_seconds: int = Field(default=30, ge=5, le=3600)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlFileSource(settings_cls))
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("nas_url")
+    @classmethod
+    def _check_nas_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL, e.g. http://192.168.1.10:8000")
+        return value.rstrip("/")
+
+    @field_validator("nas_mac")
+    @classmethod
+    def _check_mac(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not _MAC.match(value):
+            raise ValueError("must be a MAC address such as aa:bb:cc:dd:ee:ff")
+        digits = re.sub(r"[^0-9a-f]", "", value.lower())
+        return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("must be an IANA time zone such as Europe/Berlin") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _check_production(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key is None:
+                raise ValueError(
+                    "BALUPI_SECRET_KEY: is required in production; generate one with "
+                    "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
+            secret = self.secret_key.get_secret_value()
+            if secret.lower() in KNOWN_DEFAULT_SECRETS:
+                raise ValueError("BALUPI_SECRET_KEY: the default secret is not allowed in production")
+            if len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"BALUPI_SECRET_KEY: must be at least {MIN_SECRET_LENGTH} characters in production"
+                )
+        return self
+
+    # -- derived values -----------------------------------------------------------------------
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def signing_key(self) -> str:
+        """The key for BaluPi's own signatures; a fixed one only in development."""
+        return self.secret_key.get_secret_value() if self.secret_key else DEVELOPMENT_SECRET
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'balupi.db').resolve()}"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def thumbnails_dir(self) -> Path:
+        return self.data_dir / "thumbnails"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """One line for one pydantic error, naming the environment variable."""
+    location = [str(part) for part in error.get("loc", ()) if part != "__root__"]
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+    if not location:  # a model-level check already names its variable
+        return message
+    return f"{ENV_PREFIX}{location[0].upper()}: {message}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment and config file, or raise ``ConfigError``."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_describe(dict(e)) for e in exc.errors())) from None
+
+
+def check_data_dir(settings: Settings) -> None:
+    """Create ``DATA_DIR`` and its parts and prove it is writable, or raise ``ConfigError``."""
+    directories = [
+        settings.data_dir,
+        settings.cache_dir,
+        settings.uploads_dir,
+        settings.thumbnails_dir,
+        settings.logs_dir,
+    ]
+    try:
+        for directory in directories:
+            directory.mkdir(parents=True, exist_ok=True)
+        probe = settings.data_dir / ".write-test"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(
+            f"{ENV_PREFIX}DATA_DIR: {settings.data_dir} is not writable ({reason})"
+        ) from None

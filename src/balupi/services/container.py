@@ -1,0 +1,22 @@
+"""The services of one running BaluPi, built in the app's lifespan and reached through deps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from balupi.clock import Clock
+from balupi.config import Settings
+from balupi.services.system import SystemMonitor
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    scheduler: AsyncIOScheduler
+    system: SystemMonitor
