@@ -1,0 +1,1 @@
+"""Alembic's scripts for BaluPi's database; run them through ``balupi.db.migrate``."""

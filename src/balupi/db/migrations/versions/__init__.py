@@ -1,0 +1,1 @@
+"""Revisions, oldest first by their numeric ids; Alembic skips this file."""
