@@ -141,5 +141,5 @@ def test_data_dir_is_created_with_its_parts(tmp_path: Path) -> None:
 def test_unwritable_data_dir_is_a_config_error(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    with pytest.raises(ConfigError, match="BALUPI_DATA_DIR: .* is not writable"):
+    with pytest.raises(ConfigError, match=r"BALUPI_DATA_DIR: .* is not writable"):
         check_data_dir(Settings(data_dir=blocker / "data"))

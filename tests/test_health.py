@@ -15,7 +15,9 @@ from balupi.server import running_server
 
 
 @pytest.mark.parametrize("path", ["/api/health", "/api/ping"])
-async def test_health_has_baluhost_shape_plus_hostname(client: httpx.AsyncClient, path: str) -> None:
+async def test_health_has_baluhost_shape_plus_hostname(
+    client: httpx.AsyncClient, path: str
+) -> None:
     response = await client.get(path)
 
     assert response.status_code == 200

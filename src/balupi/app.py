@@ -1,4 +1,4 @@
-"""``create_app(settings)``: BaluPi's ASGI app, its routers, and the lifespan that runs its services.
+"""``create_app(settings)``: the ASGI app, its routers, and the lifespan that runs its services.
 
 Services are built once per app from the settings, entered on one ``AsyncExitStack`` in
 dependency order and closed in reverse on shutdown. Nothing here is a module-level singleton:

@@ -50,10 +50,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _sim_nas(args: argparse.Namespace) -> int:
     from balupi.sim.nas import cli as nas_cli
 
-    result = nas_cli.run(args)
-    if asyncio.iscoroutine(result):
-        return int(asyncio.run(result))
-    return int(result)
+    return nas_cli.run(args)
 
 
 def _db_settings() -> Settings:

@@ -61,7 +61,9 @@ class _YamlFileSource(PydanticBaseSettingsSource):
         try:
             raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ConfigError(f"{CONFIG_FILE_VARIABLE}: cannot read {path}: {exc.strerror}") from exc
+            raise ConfigError(
+                f"{CONFIG_FILE_VARIABLE}: cannot read {path}: {exc.strerror}"
+            ) from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"{CONFIG_FILE_VARIABLE}: {path} is not valid YAML") from exc
         if raw is None:
@@ -172,10 +174,13 @@ class Settings(BaseSettings):
                 )
             secret = self.secret_key.get_secret_value()
             if secret.lower() in KNOWN_DEFAULT_SECRETS:
-                raise ValueError("BALUPI_SECRET_KEY: the default secret is not allowed in production")
+                raise ValueError(
+                    "BALUPI_SECRET_KEY: the default secret is not allowed in production"
+                )
             if len(secret) < MIN_SECRET_LENGTH:
                 raise ValueError(
-                    f"BALUPI_SECRET_KEY: must be at least {MIN_SECRET_LENGTH} characters in production"
+                    f"BALUPI_SECRET_KEY: must be at least {MIN_SECRET_LENGTH} characters "
+                    "in production"
                 )
         return self
 

@@ -27,6 +27,7 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
 
     Safe to call more than once: it replaces the root handler instead of adding another.
     """
+    exception_formatter: Any = structlog.processors.format_exc_info if json_lines else _keep
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json_lines
@@ -36,7 +37,7 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
         foreign_pre_chain=_SHARED_PROCESSORS,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if json_lines else _keep,
+            exception_formatter,
             renderer,
         ],
     )
