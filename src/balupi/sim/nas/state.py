@@ -15,9 +15,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
 Role = Literal["admin", "user"]
+
+# BaluHost in dev mode caps its storage at NAS_QUOTA_BYTES = 5 GiB (nas-api.md §3.4).
+DEV_QUOTA_BYTES = 5 * 1024**3
 
 
 def hash_password(password: str, salt: bytes | None = None) -> str:
@@ -72,6 +78,25 @@ class FileRecord:
 
 
 @dataclass
+class ChunkedUpload:
+    """One chunked upload in flight. BaluHost keeps these in process memory only (§3.5)."""
+
+    id: str
+    user_id: int
+    target_dir: str
+    filename: str
+    total_size: int
+    temp_path: Path
+    received_bytes: int = 0
+    next_chunk_index: int = 0
+    hasher: HASH = field(default_factory=hashlib.sha256)
+
+
+def _within(path: str, base: str) -> bool:
+    return base == "" or path == base or path.startswith(base + "/")
+
+
+@dataclass
 class ApiKey:
     user_id: int
     expires_at: float | None
@@ -88,8 +113,10 @@ class NasState:
         *,
         access_token_minutes: int = 15,
         clock: Callable[[], float] = time.time,
+        quota_bytes: int | None = DEV_QUOTA_BYTES,
     ) -> None:
         self.storage = storage
+        self.quota_bytes = quota_bytes  # None: the real free disk space bounds uploads, as in prod
         self.jwt_secret = jwt_secret
         self.access_token_minutes = access_token_minutes
         self.clock = clock
@@ -98,6 +125,7 @@ class NasState:
         self.files: dict[str, FileRecord] = {}
         self.api_keys: dict[str, ApiKey] = {}  # sha256 hex of the key -> key
         self.refresh_jtis: set[str] = set()  # jti of every refresh token still valid
+        self.chunked_uploads: dict[str, ChunkedUpload] = {}
         self.requests_served = 0
         self._next_user_id = 1
         self._next_file_id = 1
@@ -130,6 +158,26 @@ class NasState:
             elif checksum is not None:
                 record.checksum = checksum
             return record
+
+    def drop_file_record(self, path: str) -> None:
+        """Forget the metadata row of ``path`` (its ``file_id`` is gone for good)."""
+        with self.lock:
+            self.files.pop(path, None)
+
+    def move_file_records(self, old: str, new: str) -> None:
+        """Re-key the rows of ``old`` and everything below it to ``new`` after a rename or move.
+
+        Rows already at or below ``new`` are dropped: the rename replaced what they described.
+        """
+        if old == new:
+            return
+        with self.lock:
+            for path in [p for p in self.files if _within(p, new)]:
+                del self.files[path]
+            for path in [p for p in self.files if _within(p, old)]:
+                record = self.files.pop(path)
+                record.path = new + path[len(old) :]
+                self.files[record.path] = record
 
     def count_request(self) -> None:
         with self.lock:
