@@ -18,13 +18,17 @@ from fastapi.middleware.cors import CORSMiddleware
 from balupi import __version__
 from balupi.api.errors import install_error_handlers
 from balupi.api.middleware import RequestContextMiddleware
-from balupi.api.routes import health, system
+from balupi.api.routes import health, nas, system
 from balupi.clock import Clock, SystemClock
 from balupi.config import Settings, check_data_dir
 from balupi.db.engine import create_engine, create_sessionmaker
 from balupi.db.migrate import upgrade_to_head
 from balupi.logs import get_logger
 from balupi.services.container import Services
+from balupi.services.nas.client import NasClient
+from balupi.services.nas.history import LinkHistory
+from balupi.services.nas.link import NasLink
+from balupi.services.nas.wake import NasWaker, WakeTarget
 from balupi.services.system import SystemMonitor
 
 log = get_logger(__name__)
@@ -63,6 +67,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(system.router)
+    app.include_router(nas.router)
     return app
 
 
@@ -72,6 +77,20 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
 
     engine = create_engine(settings.resolved_database_url)
     stack.push_async_callback(engine.dispose)
+    sessions = create_sessionmaker(engine)
+
+    nas_client = None
+    if settings.nas_url:
+        nas_client = await stack.enter_async_context(NasClient(settings.nas_url))
+    nas_link = NasLink(nas_client, LinkHistory(sessions), clock, mac=settings.nas_mac)
+    await nas_link.start()
+    stack.push_async_callback(nas_link.stop)
+    wake_target = (
+        WakeTarget(settings.nas_mac, settings.wol_broadcast, settings.wol_port)
+        if settings.nas_mac
+        else None
+    )
+    nas_waker = NasWaker(nas_link, wake_target, clock)
 
     system_monitor = SystemMonitor(settings.data_dir, clock)
 
@@ -91,7 +110,9 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         settings=settings,
         clock=clock,
         engine=engine,
-        sessions=create_sessionmaker(engine),
+        sessions=sessions,
         scheduler=scheduler,
         system=system_monitor,
+        nas_link=nas_link,
+        nas_waker=nas_waker,
     )

@@ -50,7 +50,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _sim_nas(args: argparse.Namespace) -> int:
     from balupi.sim.nas import cli as nas_cli
 
-    return nas_cli.run(args)
+    return asyncio.run(nas_cli.run(args))
 
 
 def _db_settings() -> Settings:

@@ -1,14 +1,14 @@
 """BaluPi's error tree. Services raise these; ``api/errors.py`` alone maps them to HTTP.
 
-    BaluPiError
-    ├── NasError
-    │   ├── NasAsleep        the NAS sleeps; the caller may retry after a wake (503 + Retry-After)
-    │   ├── NasUnreachable   the NAS should be up but does not answer (503 + Retry-After)
-    │   └── NasRejected      the NAS answered with an error of its own (passed on)
-    ├── PlugError
-    │   ├── PlugAuthFailed   the plug refused the Tapo credentials
-    │   └── PlugUnavailable  the plug does not answer
-    └── CacheError
+BaluPiError
+├── NasError
+│   ├── NasAsleep        the NAS sleeps; the caller may retry after a wake (503 + Retry-After)
+│   ├── NasUnreachable   the NAS should be up but does not answer (503 + Retry-After)
+│   └── NasRejected      the NAS answered with an error of its own (passed on)
+├── PlugError
+│   ├── PlugAuthFailed   the plug refused the Tapo credentials
+│   └── PlugUnavailable  the plug does not answer
+└── CacheError
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from balupi.clock import Clock
 from balupi.config import Settings
+from balupi.services.nas.link import NasLink
+from balupi.services.nas.wake import NasWaker
 from balupi.services.system import SystemMonitor
 
 
@@ -20,3 +22,5 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     scheduler: AsyncIOScheduler
     system: SystemMonitor
+    nas_link: NasLink
+    nas_waker: NasWaker

@@ -1,0 +1,134 @@
+"""``NasClient``: the one HTTP connection pool from the Pi to the NAS.
+
+It owns a single ``httpx.AsyncClient`` with BaluPi's own limits and timeouts (an earlier BaluPi
+built a client per call). It knows nothing of the NAS's power state: callers ask the ``NasLink``
+first, because a request to a sleeping NAS wakes its disks. Transport failures become
+``NasUnreachable``; HTTP answers, errors included, are returned as they are, for the caller to
+pass on or interpret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+from httpx._types import QueryParamTypes
+
+from balupi.errors import NasUnreachable
+
+DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=60.0, write=60.0, pool=10.0)
+HEALTH_TIMEOUT = httpx.Timeout(3.0)
+LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=8, keepalive_expiry=30)
+
+RequestContent = bytes | AsyncIterator[bytes] | None
+
+
+class NasClient:
+    """HTTP access to the NAS at ``base_url``. Use as an async context manager."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=timeout,
+            limits=LIMITS,
+            transport=transport,
+            follow_redirects=False,  # a redirect is passed on or refused, never followed blindly
+            headers={"User-Agent": "BaluPi"},
+        )
+
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url).rstrip("/")
+
+    def rebase(self, base_url: str) -> None:
+        """Point at a new address (the NAS moved, as mDNS told us); pooled connections drop."""
+        self._client.base_url = httpx.URL(base_url)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def health(self) -> dict[str, Any]:
+        """``GET /api/health``; the parsed body, or ``NasUnreachable`` for any failure."""
+        try:
+            response = await self._client.get("/api/health", timeout=HEALTH_TIMEOUT)
+        except httpx.HTTPError as exc:
+            raise NasUnreachable(f"NAS health check failed: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise NasUnreachable(f"NAS health check answered {response.status_code}")
+        try:
+            body: dict[str, Any] = response.json()
+        except ValueError as exc:
+            raise NasUnreachable("NAS health check answered no JSON") from exc
+        return body
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: QueryParamTypes | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> httpx.Response:
+        """A buffered request for small JSON answers (login, listings, ``/auth/me``)."""
+        try:
+            return await self._client.request(
+                method,
+                path,
+                headers=headers,
+                params=params,
+                json=json,
+                content=content,
+                timeout=timeout if timeout is not None else self._client.timeout,
+            )
+        except httpx.HTTPError as exc:
+            raise NasUnreachable(f"NAS request failed: {type(exc).__name__}") from exc
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | list[tuple[str, str]] | None = None,
+        params: QueryParamTypes | None = None,
+        content: RequestContent = None,
+    ) -> AsyncIterator[httpx.Response]:
+        """A streamed request: the response's body is read by the caller, then released.
+
+        ``NasUnreachable`` is raised only for failures before the response starts; a failure
+        while the body streams surfaces as ``httpx`` errors to the reader.
+        """
+        request = self._client.build_request(
+            method, path, headers=headers, params=params, content=content
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            raise NasUnreachable(f"NAS request failed: {type(exc).__name__}") from exc
+        try:
+            yield response
+        finally:
+            await response.aclose()
