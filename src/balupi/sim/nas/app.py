@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from balupi.sim.nas import auth, chunked, files, health
+from balupi.sim.nas.health import NAS_VERSION
 from balupi.sim.nas.state import NasState
 
-NAS_VERSION = "1.38.0"
+__all__ = ["NAS_VERSION", "create_nas_app"]
 
 _SECURITY_HEADERS = {
     "X-API-Version": "1",
@@ -23,21 +24,43 @@ _SECURITY_HEADERS = {
 }
 
 
+class RequestAccounting:
+    """Counts each request, keeps it "in flight" until its body is fully sent, tags /api answers.
+
+    Plain ASGI rather than ``@app.middleware``: a streamed download stays in flight until its last
+    chunk, so the power model sees the machine busy for exactly as long as it is working.
+    """
+
+    def __init__(self, app: ASGIApp, state: NasState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        tag = str(scope["path"]).startswith("/api")
+
+        async def send_tagged(message: Message) -> None:
+            if tag and message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        self.state.begin_request()
+        try:
+            await self.app(scope, receive, send_tagged)
+        finally:
+            self.state.end_request()
+
+
 def create_nas_app(state: NasState) -> FastAPI:
     """Build the app of one emulated NAS around ``state``."""
     app = FastAPI(title="BaluHost (emulated)", version=NAS_VERSION, docs_url=None, redoc_url=None)
     app.state.nas = state
 
-    @app.middleware("http")
-    async def count_and_tag(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        state.count_request()
-        response = await call_next(request)
-        if request.url.path.startswith("/api"):
-            for name, value in _SECURITY_HEADERS.items():
-                response.headers.setdefault(name, value)
-        return response
+    app.add_middleware(RequestAccounting, state=state)
 
     @app.exception_handler(StarletteHTTPException)
     async def scrub_server_errors(request: Request, exc: StarletteHTTPException) -> Response:

@@ -6,13 +6,18 @@ Token checks follow BaluHost's ``get_current_user`` step by step (nas-api.md §2
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 
-import jwt
 from fastapi import Depends, HTTPException, Request
 
 from balupi.sim.nas.state import NasState, NasUser
+from balupi.sim.nas.tokens import (
+    API_KEY_PREFIX,
+    TokenError,
+    api_key_digest,
+    read_token,
+    subject_user_id,
+)
 
 _BEARER = {"WWW-Authenticate": "Bearer"}
 
@@ -25,34 +30,33 @@ def get_state(request: Request) -> NasState:
 State = Annotated[NasState, Depends(get_state)]
 
 
-def _unauthorized(detail: str) -> HTTPException:
+def unauthorized(detail: str) -> HTTPException:
+    """A 401 with BaluHost's ``WWW-Authenticate: Bearer`` header and ``detail`` as the body."""
     return HTTPException(status_code=401, detail=detail, headers=_BEARER)
 
 
 def user_for_token(state: NasState, token: str) -> NasUser:
     """The user a Bearer token (access JWT or ``balu_`` API key) stands for, or a 401."""
-    if token.startswith("balu_"):
-        key = state.api_keys.get(hashlib.sha256(token.encode()).hexdigest())
+    if token.startswith(API_KEY_PREFIX):
+        key = state.api_keys.get(api_key_digest(token))
         now = state.clock()
-        if key is None or not key.is_active or (key.expires_at is not None and key.expires_at < now):
-            raise _unauthorized("Invalid API key")
+        if (
+            key is None
+            or not key.is_active
+            or (key.expires_at is not None and key.expires_at < now)
+        ):
+            raise unauthorized("Invalid API key")
         user_id = key.user_id
     else:
         try:
-            claims = jwt.decode(token, state.jwt_secret, algorithms=["HS256"])
-        except jwt.PyJWTError as exc:
-            raise _unauthorized("Could not validate credentials") from exc
-        if claims.get("type") != "access":
-            raise _unauthorized("Could not validate credentials")
-        try:
-            user_id = int(claims["sub"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise _unauthorized("Could not validate credentials") from exc
+            user_id = subject_user_id(read_token(state, token, expected="access"))
+        except TokenError as exc:
+            raise unauthorized("Could not validate credentials") from exc
     user = state.users.get(user_id)
     if user is None:
-        raise _unauthorized("User no longer exists")
+        raise unauthorized("User no longer exists")
     if not user.is_active:
-        raise _unauthorized("User account is inactive")
+        raise unauthorized("User account is inactive")
     return user
 
 
@@ -60,7 +64,7 @@ def current_user(request: Request, state: State) -> NasUser:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("No authentication token provided")
+        raise unauthorized("No authentication token provided")
     return user_for_token(state, token.strip())
 
 

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from balupi.sim.nas.ratelimit import FixedWindowLimiter
+
 if TYPE_CHECKING:
     from _hashlib import HASH
 
@@ -98,9 +100,49 @@ def _within(path: str, base: str) -> bool:
 
 @dataclass
 class ApiKey:
-    user_id: int
+    """A row of BaluHost's ``api_keys`` table; the raw key itself is never stored."""
+
+    user_id: int  # the target user the key acts as
     expires_at: float | None
     is_active: bool = True
+    id: int = 0
+    name: str = ""
+    key_prefix: str = ""  # "balu_" + the key's next 7 characters, shown in listings
+    created_by_id: int | None = None
+    created_at: float = 0.0
+
+
+@dataclass
+class RegistrationToken:
+    """A one-time ``reg_…`` token from ``/api/mobile/token/generate``, valid 5 minutes."""
+
+    token: str
+    user_id: int
+    device_name: str
+    expires_at: float
+    used: bool = False
+
+
+@dataclass
+class MobileDevice:
+    """A phone registered through ``/api/mobile/register``."""
+
+    id: str
+    user_id: int
+    device_name: str
+    device_type: str
+    device_model: str | None
+    last_seen: float
+    is_active: bool = True
+
+
+@dataclass
+class DesktopDevice:
+    """A BaluDesk install registered through ``/api/sync/register-desktop``."""
+
+    device_id: str
+    user_id: int
+    device_name: str | None
 
 
 class NasState:
@@ -113,6 +155,8 @@ class NasState:
         *,
         access_token_minutes: int = 15,
         clock: Callable[[], float] = time.time,
+        login_rate_limit: int | None = 5,
+        refresh_rate_limit: int | None = 10,
         quota_bytes: int | None = DEV_QUOTA_BYTES,
     ) -> None:
         self.storage = storage
@@ -126,9 +170,21 @@ class NasState:
         self.api_keys: dict[str, ApiKey] = {}  # sha256 hex of the key -> key
         self.refresh_jtis: set[str] = set()  # jti of every refresh token still valid
         self.chunked_uploads: dict[str, ChunkedUpload] = {}
+        self.refresh_token_users: dict[str, int] = {}  # jti -> user id, for logout
+        self.registration_tokens: dict[str, RegistrationToken] = {}
+        self.mobile_devices: dict[str, MobileDevice] = {}
+        self.desktop_devices: dict[str, DesktopDevice] = {}
+        # Per client IP, as slowapi limits them (nas-api.md §0); None switches a limit off.
+        self.login_limiter = FixedWindowLimiter(login_rate_limit, clock)
+        self.refresh_limiter = FixedWindowLimiter(refresh_rate_limit, clock)
+        self.server_url: str | None = None  # the API's base URL, handed to phones in the QR
+        self.booted_at = clock()
         self.requests_served = 0
+        self.requests_in_flight = 0
+        self.last_request_at: float | None = None
         self._next_user_id = 1
         self._next_file_id = 1
+        self._next_api_key_id = 1
 
     # -- users -------------------------------------------------------------------------------
     def add_user(self, username: str, password: str, role: Role = "user") -> NasUser:
@@ -148,7 +204,7 @@ class NasState:
     def ensure_file_record(
         self, path: str, owner_id: int, *, is_directory: bool, checksum: str | None = None
     ) -> FileRecord:
-        """Return the metadata row of ``path``, creating it if missing; sets ``checksum`` if given."""
+        """The metadata row of ``path``, created if missing; sets ``checksum`` if given."""
         with self.lock:
             record = self.files.get(path)
             if record is None:
@@ -179,6 +235,55 @@ class NasState:
                 record.path = new + path[len(old) :]
                 self.files[record.path] = record
 
+    # -- tokens ----------------------------------------------------------------------------
+    def store_refresh_token(self, jti: str, user_id: int) -> None:
+        """Remember a refresh token as valid, as BaluHost's ``refresh_tokens`` table does."""
+        with self.lock:
+            self.refresh_jtis.add(jti)
+            self.refresh_token_users[jti] = user_id
+
+    def revoke_refresh_tokens(self, user_id: int) -> int:
+        """Revoke every refresh token of ``user_id`` (logout); returns how many there were."""
+        with self.lock:
+            mine = [jti for jti, owner in self.refresh_token_users.items() if owner == user_id]
+            for jti in mine:
+                self.refresh_jtis.discard(jti)
+                del self.refresh_token_users[jti]
+            return len(mine)
+
+    def add_api_key(self, key_hash: str, key: ApiKey) -> ApiKey:
+        """Store ``key`` under the SHA-256 hex of the raw key, giving it the next id."""
+        with self.lock:
+            key.id = self._next_api_key_id
+            self._next_api_key_id += 1
+            self.api_keys[key_hash] = key
+            return key
+
+    # -- machine and counters ----------------------------------------------------------------
+    def mark_booted(self) -> None:
+        """The machine (re)started its backend: uptime counts from now."""
+        self.booted_at = self.clock()
+
+    def uptime_seconds(self) -> float:
+        return max(self.clock() - self.booted_at, 0.0)
+
     def count_request(self) -> None:
         with self.lock:
             self.requests_served += 1
+
+    def begin_request(self) -> None:
+        """A request arrived: count it and keep the machine busy until it ends."""
+        with self.lock:
+            self.requests_served += 1
+            self.requests_in_flight += 1
+            self.last_request_at = self.clock()
+
+    def end_request(self) -> None:
+        with self.lock:
+            self.requests_in_flight -= 1
+            self.last_request_at = self.clock()
+
+    def reset_counters(self) -> None:
+        """Zero the request counter (tests and the demo measure from a known point)."""
+        with self.lock:
+            self.requests_served = 0
