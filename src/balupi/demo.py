@@ -1,0 +1,177 @@
+"""``balupi demo``: the simulated home on loopback, in one command.
+
+A BaluHost NAS emulator (an admin and two users, a few demo files, Wake-on-LAN on a loopback UDP
+port, lifecycle notices to the Pi) and BaluPi in front of it, configured to know the NAS's token
+and handshake secrets as a real installation would. Ctrl-C stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import secrets
+import signal
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from PIL import Image, ImageDraw
+from pydantic import SecretStr
+
+from balupi.app import create_app
+from balupi.config import Settings, load_settings
+from balupi.logs import configure_logging, get_logger
+from balupi.server import running_server
+from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig, UserSpec
+from balupi.sim.nas.state import Role
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: Role
+
+
+DEMO_USERS = (
+    DemoLogin("admin", "admin-demo-pw", "admin"),
+    DemoLogin("alice", "alice-demo-pw", "user"),
+    DemoLogin("bob", "bob-demo-pw", "user"),
+)
+NAS_BOOT_SECONDS = 8.0
+PHOTO_COLOURS = ("#3b82f6", "#10b981", "#f59e0b")
+
+
+async def run_demo(*, port: int, host: str = "127.0.0.1", data_dir: Path | None = None) -> int:
+    """Run the simulated home until SIGINT/SIGTERM; returns the exit status."""
+    configure_logging(json_lines=False, level="INFO")
+    with _demo_root(data_dir) as root:
+        jwt_secret = _secret(root / "nas-jwt-secret")
+        handshake_secret = _secret(root / "nas-handshake-secret")
+        nas_config = NasEmulatorConfig(
+            storage=root / "nas-storage",
+            users=tuple(UserSpec(u.username, u.password, u.role) for u in DEMO_USERS),
+            boot_seconds=NAS_BOOT_SECONDS,
+            jwt_secret=jwt_secret,
+            notify_url=f"http://{host}:{port}",
+            handshake_secret=handshake_secret,
+        )
+        async with NasEmulator(nas_config) as nas:
+            await _seed_files(nas.api_url)
+            settings = _pi_settings(root, host, port, nas, jwt_secret, handshake_secret)
+            async with running_server(create_app(settings), host=host, port=port) as server:
+                _print_banner(server.url, nas, root)
+                await _wait_for_stop_signal()
+    print("demo stopped")
+    return 0
+
+
+def _pi_settings(
+    root: Path, host: str, port: int, nas: NasEmulator, jwt_secret: str, handshake_secret: str
+) -> Settings:
+    return load_settings(
+        data_dir=root / "balupi",
+        host=host,
+        port=port,
+        nas_url=nas.api_url,
+        nas_mac=nas.config.mac,
+        wol_broadcast=nas.config.wol_host,
+        wol_port=nas.wol_port,
+        nas_jwt_secret=SecretStr(jwt_secret),
+        nas_handshake_secret=SecretStr(handshake_secret),
+    )
+
+
+@contextlib.contextmanager
+def _demo_root(data_dir: Path | None) -> Iterator[Path]:
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        yield data_dir
+        return
+    with tempfile.TemporaryDirectory(prefix="balupi-demo-") as temporary:
+        yield Path(temporary)
+
+
+def _secret(path: Path) -> str:
+    """A secret kept beside the demo's data, so a kept ``--data-dir`` keeps its tokens valid."""
+    if path.exists():
+        return path.read_text().strip()
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+async def _seed_files(nas_url: str) -> None:
+    """Upload a few demo files through the NAS's own API, so they carry SHA-256 checksums."""
+    admin, alice, bob = DEMO_USERS
+    photos = {f"Shared/Photos/holiday-{i + 1}.jpg": _photo(c) for i, c in enumerate(PHOTO_COLOURS)}
+    uploads = {
+        admin: {"Shared/Welcome.txt": b"Welcome to the BaluPi demo!\n", **photos},
+        alice: {"alice/notes.md": b"# Alice's notes\n\n- buy milk\n"},
+        bob: {"bob/budget.csv": b"month,amount\n2026-10,120\n2026-11,95\n"},
+    }
+    async with httpx.AsyncClient(base_url=nas_url, timeout=30) as client:
+        for who, files in uploads.items():
+            login = await client.post(
+                "/api/auth/login", json={"username": who.username, "password": who.password}
+            )
+            login.raise_for_status()
+            headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            for path, content in files.items():
+                # A full file path in ``path``: BaluHost's dot heuristic, as BaluApp sends it.
+                response = await client.post(
+                    "/api/files/upload",
+                    headers=headers,
+                    data={"path": path},
+                    files={"file": (path.rsplit("/", 1)[-1], content)},
+                )
+                response.raise_for_status()
+
+
+def _photo(colour: str) -> bytes:
+    image = Image.new("RGB", (640, 480), colour)
+    ImageDraw.Draw(image).ellipse((220, 140, 420, 340), fill="white")
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=85)
+    return buffer.getvalue()
+
+
+async def _wait_for_stop_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _print_banner(url: str, nas: NasEmulator, root: Path) -> None:
+    logins = "\n".join(f"    {u.username:<6} {u.password:<15} ({u.role})" for u in DEMO_USERS)
+    print(
+        f"""
+BaluPi demo is running.
+
+  BaluPi       {url}            (point BaluApp / BaluDesk / curl here)
+  health       {url}/api/health
+  NAS emulator {nas.api_url}    (control: {nas.control_url}, Wake-on-LAN UDP port {nas.wol_port})
+  data         {root}
+
+  logins (the same on the NAS and the Pi):
+{logins}
+
+  try:  curl {url}/api/health
+        curl -X POST {nas.control_url}/sleep     # put the NAS to sleep
+
+Press Ctrl-C to stop.
+""",
+        flush=True,
+    )
