@@ -1,4 +1,4 @@
-"""``balupi demo`` as a newcomer runs it: it starts, prints where it is, answers, stops on Ctrl-C."""
+"""``balupi demo`` as a newcomer runs it: it starts, says where it is, answers, stops on Ctrl-C."""
 
 from __future__ import annotations
 

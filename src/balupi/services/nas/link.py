@@ -137,7 +137,8 @@ class NasLink:
     async def wait_online(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the NAS to be online; True if it is."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._online.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._online.wait()
         return self.state is NasState.ONLINE
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -244,8 +245,11 @@ class NasLink:
                     await self._changed.wait()
                     continue
                 if delay > 0:
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                    # that arrives as the event is set, and stop() would then wait forever.
                     try:
-                        await asyncio.wait_for(self._changed.wait(), delay)
+                        async with asyncio.timeout(delay):
+                            await self._changed.wait()
                         continue  # the state changed, or a check was asked for: recompute
                     except TimeoutError:
                         pass
