@@ -5,6 +5,17 @@ BaluPiError
 │   ├── NasAsleep        the NAS sleeps; the caller may retry after a wake (503 + Retry-After)
 │   ├── NasUnreachable   the NAS should be up but does not answer (503 + Retry-After)
 │   └── NasRejected      the NAS answered with an error of its own (passed on)
+│       └── ForwardRefused  the pass-through will not forward a request or pass on an
+│                           answer (a 3xx, a delete of the storage root); same shape
+├── AuthError
+│   ├── NotAuthenticated  the credentials are really invalid (401 + WWW-Authenticate: Bearer)
+│   ├── PermissionDenied  authenticated, but not allowed (403)
+│   ├── TooManyAttempts   offline logins from one client are rate-limited (429, slowapi's body)
+│   └── AuthUndecided     the Pi cannot tell valid from invalid now (503; where a status would
+│                         log a client out, /api/auth/me and /refresh, the connection is dropped)
+├── FileError          refused as the NAS would refuse it (status_code + detail)
+│   ├── InvalidPath      ``..`` in a path (400)
+│   └── AccessDenied     outside what the user may see (403)
 ├── PlugError
 │   ├── PlugAuthFailed   the plug refused the Tapo credentials
 │   └── PlugUnavailable  the plug does not answer
@@ -41,6 +52,45 @@ class NasRejected(NasError):
         self.detail = detail
 
 
+class ForwardRefused(NasRejected):
+    """Answered like a NAS rejection (``{"detail": …}`` with ``status_code``), but BaluPi's call."""
+
+
+class AuthError(BaluPiError):
+    """A request could not be authenticated or authorised."""
+
+
+class NotAuthenticated(AuthError):
+    """The token or password is really invalid; ``detail`` is BaluHost's exact 401 text."""
+
+    def __init__(self, detail: str = "Could not validate credentials") -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class PermissionDenied(AuthError):
+    def __init__(self, detail: str = "Insufficient permissions: Admin required") -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class TooManyAttempts(AuthError):
+    def __init__(self, retry_after: int = 60) -> None:
+        super().__init__("Rate limit exceeded. Please try again later.")
+        self.retry_after = retry_after
+
+
+class AuthUndecided(AuthError):
+    """Neither valid nor invalid as far as the Pi can tell (no secret, nothing cached, NAS down).
+
+    Never answered 401: a client that hears 401 refreshes, and a failed refresh logs it out.
+    """
+
+    def __init__(self, reason: str, retry_after: int = 30) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
 class PlugError(BaluPiError):
     """A smart plug could not be read or switched."""
 
@@ -55,3 +105,31 @@ class PlugUnavailable(PlugError):
 
 class CacheError(BaluPiError):
     """The SSD cache could not store or serve a file."""
+
+
+class FileError(BaluPiError):
+    """A file request the NAS itself would refuse; ``status_code`` and ``detail`` as it answers."""
+
+    status_code = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidPath(FileError):
+    """A path with ``..`` (BaluHost: 400 "Invalid path")."""
+
+    status_code = 400
+
+    def __init__(self, detail: str = "Invalid path") -> None:
+        super().__init__(detail)
+
+
+class AccessDenied(FileError):
+    """A path outside what the user may see (BaluHost: 403 "Access denied")."""
+
+    status_code = 403
+
+    def __init__(self, detail: str = "Access denied") -> None:
+        super().__init__(detail)

@@ -1,0 +1,93 @@
+"""BaluHost's path model and who may see what (nas-api.md §3.1), enforced by the Pi itself.
+
+Paths are relative POSIX paths from the storage root without a leading slash; ``""`` and ``"/"``
+are the root. A ``..`` segment is 400 "Invalid path". An admin sees everything. A user sees
+``Shared``, their own home (named like the username), and whatever the NAS itself has listed for
+them (shares): the Pi records each folder the NAS listed for a user and grants that folder and what
+lies below it. System directories at the root are hidden from users. Everything else is 403
+"Access denied", exactly as the NAS answers, and it applies to cache hits too: a file cached
+because an admin read it is not served to a user the NAS would refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from balupi.errors import AccessDenied, InvalidPath
+
+SHARED = "Shared"
+SHARED_WITH_ME = "Shared with me"
+SYSTEM_DIRS = frozenset({".system", "lost+found", ".tmp"})
+TRASH_PREFIX = ".Trash-"
+
+
+def normalize_path(path: str | None) -> str:
+    """The canonical form of a client's path: no leading or trailing slash, no empty segments.
+
+    Raises ``InvalidPath`` for ``..`` anywhere (the NAS refuses it with 400 before anything else).
+    """
+    if not path:
+        return ""
+    segments = [
+        segment for segment in path.replace("\\", "/").split("/") if segment not in ("", ".")
+    ]
+    if ".." in segments:
+        raise InvalidPath()
+    return "/".join(segments)
+
+
+def parent_of(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def name_of(path: str) -> str:
+    return path.rpartition("/")[2]
+
+
+def join(parent: str, name: str) -> str:
+    return f"{parent}/{name}" if parent else name
+
+
+def ancestors(path: str) -> list[str]:
+    """``a/b/c`` → ``["a", "a/b"]``: every folder above ``path``, outermost first."""
+    parts = path.split("/")[:-1] if path else []
+    return ["/".join(parts[: index + 1]) for index in range(len(parts))]
+
+
+def is_system_path(path: str) -> bool:
+    top = path.split("/", 1)[0]
+    return top in SYSTEM_DIRS or top.startswith(TRASH_PREFIX)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: enough of the user to apply the NAS's visibility rules."""
+
+    username: str
+    is_admin: bool
+    # Folders the NAS listed for this user outside the jail (shares), e.g. "bob/Holiday".
+    granted: frozenset[str] = field(default_factory=frozenset)
+
+    def with_grants(self, folders: Iterable[str]) -> Viewer:
+        return Viewer(self.username, self.is_admin, self.granted | frozenset(folders))
+
+    def can_see(self, path: str) -> bool:
+        """Whether the NAS would let this user address ``path`` (already normalised)."""
+        if self.is_admin:
+            return True
+        if path == "" or path == SHARED_WITH_ME:
+            return True  # the virtual root and the virtual shares folder
+        if is_system_path(path):
+            return False
+        top = path.split("/", 1)[0]
+        if top in (SHARED, self.username):
+            return True
+        return path in self.granted or any(folder in self.granted for folder in ancestors(path))
+
+    def require(self, path: str | None) -> str:
+        """``path`` normalised, or ``InvalidPath`` / ``AccessDenied`` as the NAS would answer."""
+        normalized = normalize_path(path)
+        if not self.can_see(normalized):
+            raise AccessDenied()
+        return normalized
