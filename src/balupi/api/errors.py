@@ -1,9 +1,10 @@
 """The one place where errors become HTTP answers: always JSON ``{"detail": …}``.
 
 BaluPi's own errors map to the status codes the clients interpret (clients.md §0.10): a sleeping
-or unreachable NAS is ``503`` with ``Retry-After``. Unexpected exceptions are logged with their
-traceback and answered with a generic ``500`` by ``RequestContextMiddleware``; a traceback never
-reaches a client.
+or unreachable NAS is ``503`` with ``Retry-After``. Auth errors carry BaluHost's exact texts
+(nas-api.md §2.3) and a rate-limited login slowapi's body, as the NAS sends them. Unexpected
+exceptions are logged with their traceback and answered with a generic ``500`` by
+``RequestContextMiddleware``; a traceback never reaches a client.
 """
 
 from __future__ import annotations
@@ -11,8 +12,23 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
-from balupi.errors import NasAsleep, NasRejected, NasUnreachable
+from balupi.errors import (
+    AuthUndecided,
+    FileError,
+    NasAsleep,
+    NasRejected,
+    NasUnreachable,
+    NotAuthenticated,
+    PermissionDenied,
+    TooManyAttempts,
+)
+from balupi.services.uploads.ingest import UploadQueueFull
+from balupi.services.uploads.multipart import MalformedUpload
+from balupi.services.uploads.spool import InsufficientStorage
+
+_BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -20,13 +36,24 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NasAsleep, _nas_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(NasUnreachable, _nas_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(NasRejected, _nas_rejected)  # type: ignore[arg-type]
+    app.add_exception_handler(AuthUndecided, _nas_unavailable)  # type: ignore[arg-type]
+    app.add_exception_handler(NotAuthenticated, _not_authenticated)  # type: ignore[arg-type]
+    app.add_exception_handler(PermissionDenied, _permission_denied)  # type: ignore[arg-type]
+    app.add_exception_handler(TooManyAttempts, _too_many_attempts)  # type: ignore[arg-type]
+    app.add_exception_handler(UploadQueueFull, _too_many_attempts)  # type: ignore[arg-type]
+    app.add_exception_handler(FileError, _file_error)  # type: ignore[arg-type]
+    app.add_exception_handler(InsufficientStorage, _insufficient_storage)  # type: ignore[arg-type]
+    app.add_exception_handler(MalformedUpload, _malformed_upload)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientDisconnect, _client_disconnected)  # type: ignore[arg-type]
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
-async def _nas_unavailable(request: Request, exc: NasAsleep | NasUnreachable) -> JSONResponse:
+async def _nas_unavailable(
+    request: Request, exc: NasAsleep | NasUnreachable | AuthUndecided
+) -> JSONResponse:
     return JSONResponse(
         {"detail": str(exc), "retry_after": exc.retry_after},
         status_code=503,
@@ -36,3 +63,41 @@ async def _nas_unavailable(request: Request, exc: NasAsleep | NasUnreachable) ->
 
 async def _nas_rejected(request: Request, exc: NasRejected) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+
+async def _not_authenticated(request: Request, exc: NotAuthenticated) -> JSONResponse:
+    return JSONResponse({"detail": exc.detail}, status_code=401, headers=_BEARER_CHALLENGE)
+
+
+async def _permission_denied(request: Request, exc: PermissionDenied) -> JSONResponse:
+    return JSONResponse({"detail": exc.detail}, status_code=403)
+
+
+async def _too_many_attempts(
+    request: Request, exc: TooManyAttempts | UploadQueueFull
+) -> JSONResponse:
+    # slowapi's body as BaluHost configures it (nas-api.md §0); BaluDesk reads ``retry_after``.
+    return JSONResponse(
+        {"error": "Too Many Requests", "detail": str(exc), "retry_after": exc.retry_after},
+        status_code=429,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+async def _file_error(request: Request, exc: FileError) -> JSONResponse:
+    # The NAS's own answers for paths it refuses: 400 "Invalid path", 403 "Access denied".
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+
+async def _insufficient_storage(request: Request, exc: InsufficientStorage) -> JSONResponse:
+    # BaluDesk pauses uploads for ten minutes on 507 (clients.md §2.3).
+    return JSONResponse({"detail": exc.detail}, status_code=507)
+
+
+async def _malformed_upload(request: Request, exc: MalformedUpload) -> JSONResponse:
+    return JSONResponse({"detail": exc.detail}, status_code=422)
+
+
+async def _client_disconnected(request: Request, exc: ClientDisconnect) -> JSONResponse:
+    # Nobody is listening any more; the request's partial work was already undone.
+    return JSONResponse({"detail": "Client disconnected"}, status_code=400)

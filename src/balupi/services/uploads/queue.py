@@ -1,0 +1,216 @@
+"""``UploadQueue``: the durable list of work the Pi owes the NAS (table ``upload_queue``).
+
+A row is the acknowledgement: once it is committed, the file it names is durable and will reach
+the NAS. Reads here serve the listing overlay (uploads show at once), downloads of files that
+exist only on the Pi, the sync status, and back-pressure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from balupi.db.models import QueueOperation, QueueStatus, UploadQueueEntry, User
+
+# States in which the Pi still holds work (and bytes) the NAS has not confirmed.
+OPEN_STATES = (
+    QueueStatus.PENDING,
+    QueueStatus.UPLOADING,
+    QueueStatus.VERIFYING,
+    QueueStatus.FAILED,
+    QueueStatus.WAITING_FOR_AUTH,
+    QueueStatus.CONFLICT,
+)
+
+
+@dataclass(frozen=True)
+class NewUpload:
+    """A file that is already durable on the Pi, about to be acknowledged."""
+
+    target_path: str
+    local_path: Path
+    size: int
+    sha256: str
+    mime_type: str | None
+
+
+@dataclass(frozen=True)
+class PendingFile:
+    """An upload the NAS does not have yet, as listings and downloads see it."""
+
+    queue_id: int
+    path: str
+    local_path: Path
+    size: int
+    sha256: str
+    owner_id: str
+    owner_name: str | None
+    mime_type: str | None
+    accepted_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueTotals:
+    open_entries: int
+    pending_bytes: int
+    oldest_at: datetime | None
+
+
+class UploadQueue:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def acknowledge(
+        self, owner_id: str, owner_name: str, uploads: Sequence[NewUpload]
+    ) -> tuple[list[int], list[Path]]:
+        """Commit one row per upload in one transaction; returns the new ids and the local files
+        of earlier pending uploads to the same paths, now superseded (cancelled) and safe to
+        delete."""
+        superseded: list[Path] = []
+        async with self._sessions.begin() as session:
+            await _ensure_user(session, owner_id, owner_name)
+            targets = [upload.target_path for upload in uploads]
+            older = (
+                await session.scalars(
+                    select(UploadQueueEntry).where(
+                        UploadQueueEntry.operation == QueueOperation.UPLOAD,
+                        UploadQueueEntry.target_path.in_(targets),
+                        UploadQueueEntry.status.in_(
+                            (QueueStatus.PENDING, QueueStatus.FAILED, QueueStatus.WAITING_FOR_AUTH)
+                        ),
+                    )
+                )
+            ).all()
+            for entry in older:
+                entry.status = QueueStatus.CANCELLED
+                entry.last_error = "superseded by a newer upload"
+                if entry.local_path:
+                    superseded.append(Path(entry.local_path))
+            rows = [
+                UploadQueueEntry(
+                    operation=QueueOperation.UPLOAD,
+                    status=QueueStatus.PENDING,
+                    owner_id=owner_id,
+                    target_path=upload.target_path,
+                    local_path=str(upload.local_path),
+                    size=upload.size,
+                    sha256=upload.sha256,
+                    mime_type=upload.mime_type,
+                )
+                for upload in uploads
+            ]
+            session.add_all(rows)
+            await session.flush()
+            ids = [row.id for row in rows]
+        return ids, superseded
+
+    async def totals(self) -> QueueTotals:
+        async with self._sessions() as session:
+            count, size, oldest = (
+                await session.execute(
+                    select(
+                        func.count(UploadQueueEntry.id),
+                        func.coalesce(func.sum(UploadQueueEntry.size), 0),
+                        func.min(UploadQueueEntry.created_at),
+                    ).where(UploadQueueEntry.status.in_(OPEN_STATES))
+                )
+            ).one()
+        return QueueTotals(int(count or 0), int(size or 0), oldest)
+
+    async def pending_files(self, *, folder: str | None = None) -> list[PendingFile]:
+        """Uploads not yet confirmed by the NAS, newest per path; optionally only in ``folder``."""
+        query = (
+            select(UploadQueueEntry, User.username)
+            .join(User, User.id == UploadQueueEntry.owner_id, isouter=True)
+            .where(
+                UploadQueueEntry.operation == QueueOperation.UPLOAD,
+                UploadQueueEntry.status.in_(OPEN_STATES),
+                UploadQueueEntry.local_path.is_not(None),
+            )
+            .order_by(UploadQueueEntry.id)
+        )
+        if folder is not None:
+            prefix = f"{folder}/" if folder else ""
+            query = query.where(UploadQueueEntry.target_path.startswith(prefix, autoescape=True))
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        newest: dict[str, PendingFile] = {}
+        for entry, username in rows:
+            if folder is not None and "/" in entry.target_path.removeprefix(
+                f"{folder}/" if folder else ""
+            ):
+                continue  # deeper than the folder itself
+            newest[entry.target_path] = PendingFile(
+                queue_id=entry.id,
+                path=entry.target_path,
+                local_path=Path(entry.local_path or ""),
+                size=entry.size or 0,
+                sha256=entry.sha256 or "",
+                owner_id=entry.owner_id,
+                owner_name=username,
+                mime_type=entry.mime_type,
+                accepted_at=entry.created_at,
+            )
+        return list(newest.values())
+
+    async def pending_file(self, path: str) -> PendingFile | None:
+        """The newest unconfirmed upload at exactly ``path``."""
+        parent, _, _ = path.rpartition("/")
+        matches = [f for f in await self.pending_files(folder=parent) if f.path == path]
+        return matches[-1] if matches else None
+
+    async def referenced_local_files(self) -> set[str]:
+        """Every local file an open queue row still needs (the rest may be cleaned up)."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(UploadQueueEntry.local_path).where(
+                    UploadQueueEntry.status.in_(OPEN_STATES),
+                    UploadQueueEntry.local_path.is_not(None),
+                )
+            )
+            return {row for row in rows if row}
+
+    async def cancel_pending_upload(self, path: str, reason: str) -> list[Path]:
+        """Withdraw open uploads to ``path`` that have not started; returns their local files."""
+        async with self._sessions.begin() as session:
+            entries = (
+                await session.scalars(
+                    select(UploadQueueEntry).where(
+                        UploadQueueEntry.operation == QueueOperation.UPLOAD,
+                        UploadQueueEntry.target_path == path,
+                        UploadQueueEntry.status.in_(
+                            (QueueStatus.PENDING, QueueStatus.FAILED, QueueStatus.WAITING_FOR_AUTH)
+                        ),
+                    )
+                )
+            ).all()
+            files = []
+            for entry in entries:
+                entry.status = QueueStatus.CANCELLED
+                entry.last_error = reason
+                if entry.local_path:
+                    files.append(Path(entry.local_path))
+            return files
+
+    async def reset_interrupted(self) -> int:
+        """After a restart, entries caught mid-push go back to pending (the worker asks the NAS
+        before sending again, so nothing lands twice)."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(UploadQueueEntry)
+                .where(UploadQueueEntry.status.in_((QueueStatus.UPLOADING, QueueStatus.VERIFYING)))
+                .values(status=QueueStatus.PENDING)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _ensure_user(session: AsyncSession, user_id: str, username: str) -> None:
+    """Queue rows reference ``users``; a user only known from a token may have no row yet."""
+    if await session.get(User, user_id) is None:
+        session.add(User(id=user_id, username=username))
+        await session.flush()
