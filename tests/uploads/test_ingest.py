@@ -176,7 +176,7 @@ async def test_a_disk_that_cannot_take_the_file_is_507_and_keeps_what_was_stored
         data={"path": "alice"},
         files={"file": ("keep.txt", b"k")},
     )
-    services_of(app).upload_ingest.limits = IngestLimits(reserve_bytes=2**62)
+    services_of(app).uploads.ingest.limits = IngestLimits(reserve_bytes=2**62)
 
     response = await client.post(
         "/api/files/upload",
@@ -194,7 +194,7 @@ async def test_a_disk_that_cannot_take_the_file_is_507_and_keeps_what_was_stored
 async def test_a_saturated_queue_is_429_with_retry_after_in_the_body(
     client: httpx.AsyncClient, app: FastAPI
 ) -> None:
-    services_of(app).upload_ingest.limits = IngestLimits(max_open_entries=1)
+    services_of(app).uploads.ingest.limits = IngestLimits(max_open_entries=1)
     first = await client.post(
         "/api/files/upload", headers=ALICE, data={"path": "alice"}, files={"file": ("1.txt", b"1")}
     )

@@ -22,7 +22,7 @@ async def upload(
     """Multipart ``file`` or repeated ``files`` plus form ``path`` (a folder, or the full file
     path by BaluHost's dot heuristic). 200 only once every file is durable on the Pi."""
     length = request.headers.get("content-length")
-    result = await services.upload_ingest.ingest_multipart(
+    result = await services.uploads.ingest.ingest_multipart(
         user_id=user.id,
         username=user.username,
         viewer=Viewer(user.username, user.is_admin),
@@ -31,6 +31,7 @@ async def upload(
         body=request.stream(),
         query_path=path,
     )
+    await services.uploads.accepted(user.id, user.token)
     return {
         "message": "Files uploaded",
         "uploaded": len(result.upload_ids),

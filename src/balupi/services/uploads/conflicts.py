@@ -1,0 +1,138 @@
+"""Conflicts: the same path changed on the Pi and on the NAS since the version the Pi last saw.
+
+Hashes are compared first: identical content is no conflict at all. A remote version counts as
+changed when its checksum differs from the one the Pi knew when it accepted the upload
+(``base_checksum``), or, when the Pi knew none, when it was modified after the upload was accepted.
+The default policy is "server wins": the NAS version stays and the local one is uploaded beside it
+as ``name (conflict YYYY-MM-DD HHMMSS).ext``. Per folder it may be ``ask`` (keep it for a person),
+``keep_both`` (the same as the default), ``overwrite`` or ``skip``.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from balupi.clock import Clock
+from balupi.db.models import Conflict, ConflictStatus, UploadQueueEntry
+from balupi.services.files.paths import join, name_of, parent_of
+from balupi.services.uploads.nas_push import RemoteFile
+
+
+class ConflictPolicy(enum.StrEnum):
+    SERVER_WINS = "server_wins"  # the default: keep the NAS's version, upload ours beside it
+    KEEP_BOTH = "keep_both"
+    OVERWRITE = "overwrite"
+    SKIP = "skip"
+    ASK = "ask"
+
+
+class ConflictDecision(enum.Enum):
+    UPLOAD = "upload"  # no conflict, or overwrite
+    KEEP_BOTH = "keep_both"
+    SKIP = "skip"  # keep the entry for a decision
+
+
+PolicyLookup = Callable[[str], Awaitable[ConflictPolicy]]
+
+
+async def default_policy(path: str) -> ConflictPolicy:
+    return ConflictPolicy.SERVER_WINS
+
+
+def conflict_copy_name(path: str, moment: datetime) -> str:
+    """``a/b/photo.jpg`` → ``a/b/photo (conflict 2026-11-26 221500).jpg``."""
+    name = name_of(path)
+    stem, dot, extension = name.rpartition(".")
+    if not stem:  # no extension (or a dotfile): the whole name is the stem
+        stem, dot, extension = name, "", ""
+    label = moment.strftime("%Y-%m-%d %H%M%S")
+    return join(parent_of(path), f"{stem} (conflict {label}){dot}{extension}")
+
+
+def _parse(moment: str | None) -> datetime | None:
+    if not moment:
+        return None
+    try:
+        return datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+class Conflicts:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        policy_for: PolicyLookup = default_policy,
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._policy_for = policy_for
+
+    @staticmethod
+    def changed_remotely(entry: UploadQueueEntry, remote: RemoteFile) -> bool:
+        if entry.base_checksum is not None:
+            return remote.checksum != entry.base_checksum
+        modified = _parse(remote.modified_at)
+        return modified is not None and modified > entry.created_at
+
+    async def before_upload(
+        self, entry: UploadQueueEntry, remote: RemoteFile | None
+    ) -> ConflictDecision:
+        if remote is None or remote.checksum == entry.sha256:
+            return ConflictDecision.UPLOAD
+        if not self.changed_remotely(entry, remote):
+            return ConflictDecision.UPLOAD  # a plain overwrite, as the NAS itself does
+        policy = await self._policy_for(entry.target_path)
+        if policy is ConflictPolicy.OVERWRITE:
+            await self._record(entry, remote, ConflictStatus.RESOLVED, policy, None)
+            return ConflictDecision.UPLOAD
+        if policy in (ConflictPolicy.SKIP, ConflictPolicy.ASK):
+            status = (
+                ConflictStatus.RESOLVED if policy is ConflictPolicy.SKIP else ConflictStatus.OPEN
+            )
+            await self._record(entry, remote, status, policy, None)
+            return ConflictDecision.SKIP
+        return ConflictDecision.KEEP_BOTH
+
+    async def upload_target(self, entry: UploadQueueEntry, decision: ConflictDecision) -> str:
+        if decision is ConflictDecision.KEEP_BOTH:
+            return conflict_copy_name(entry.target_path, self._clock.now())
+        return entry.target_path
+
+    async def record_kept_both(
+        self, entry: UploadQueueEntry, remote: RemoteFile | None, copy_path: str
+    ) -> None:
+        policy = await self._policy_for(entry.target_path)
+        await self._record(entry, remote, ConflictStatus.RESOLVED, policy, copy_path)
+
+    async def _record(
+        self,
+        entry: UploadQueueEntry,
+        remote: RemoteFile | None,
+        status: ConflictStatus,
+        policy: ConflictPolicy,
+        copy_path: str | None,
+    ) -> None:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            session.add(
+                Conflict(
+                    path=entry.target_path,
+                    queue_id=entry.id,
+                    status=status,
+                    local_sha256=entry.sha256,
+                    local_size=entry.size,
+                    remote_sha256=remote.checksum if remote else None,
+                    remote_size=remote.size if remote else None,
+                    remote_mtime=_parse(remote.modified_at) if remote else None,
+                    detected_at=now,
+                    resolved_at=now if status is ConflictStatus.RESOLVED else None,
+                    resolution=policy.value,
+                    conflict_copy_path=copy_path,
+                )
+            )

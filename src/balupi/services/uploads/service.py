@@ -1,0 +1,81 @@
+"""The upload side of BaluPi, assembled: ingest, queue, owner tokens and the sync worker."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from balupi.clock import Clock
+from balupi.config import Settings
+from balupi.logs import get_logger
+from balupi.services.auth.tokens import TokenSigner
+from balupi.services.nas.link import NasLink
+from balupi.services.uploads.conflicts import Conflicts
+from balupi.services.uploads.ingest import UploadIngest
+from balupi.services.uploads.queue import UploadQueue
+from balupi.services.uploads.tokens import OwnerTokens
+from balupi.services.uploads.worker import SyncWorker, release_local_file
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Uploads:
+    queue: UploadQueue
+    ingest: UploadIngest
+    tokens: OwnerTokens
+    conflicts: Conflicts
+    worker: SyncWorker
+
+    async def accepted(self, user_id: str, token: str) -> None:
+        """An upload or change was acknowledged: keep the token, and push if the NAS is up."""
+        self.tokens.remember(user_id, token)
+        self.worker.kick()
+
+
+async def start_uploads(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    link: NasLink,
+    clock: Clock,
+    stack: contextlib.AsyncExitStack,
+) -> Uploads:
+    """Build the upload services and start the worker (in the background: start-up never waits
+    for the queue, however long it is)."""
+    queue = UploadQueue(sessions)
+    interrupted = await queue.reset_interrupted()
+    if interrupted:
+        log.info("pushes interrupted by a restart will be checked first", entries=interrupted)
+    nas_secret = settings.nas_jwt_secret.get_secret_value() if settings.nas_jwt_secret else None
+    signer = TokenSigner(clock, nas_secret=nas_secret, signing_key=settings.signing_key)
+    tokens = OwnerTokens(sessions, signer, clock)
+    conflicts = Conflicts(sessions, clock)
+    worker = SyncWorker(sessions, link, tokens, conflicts, clock)
+    worker.on_synced(release_local_file)
+    await worker.start()
+    stack.push_async_callback(worker.stop)
+    await remove_orphans(settings.uploads_dir, queue)
+    return Uploads(queue, UploadIngest(settings.uploads_dir, queue), tokens, conflicts, worker)
+
+
+async def remove_orphans(uploads_dir: Path, queue: UploadQueue) -> int:
+    """Delete files under ``uploads_dir`` that no open queue row names: parts of uploads that
+    were never acknowledged (a crash before the commit) and copies already synced."""
+    keep = await queue.referenced_local_files()
+
+    def _sweep() -> int:
+        removed = 0
+        for path in uploads_dir.iterdir():
+            if path.is_file() and str(path) not in keep:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    removed = await anyio.to_thread.run_sync(_sweep)
+    if removed:
+        log.info("removed unacknowledged upload files", files=removed)
+    return removed

@@ -1,0 +1,304 @@
+"""``SyncWorker``: pushes the queue to the NAS while it is awake, oldest first, exactly once.
+
+It runs only while the ``NasLink`` says the NAS is online (a link listener starts a pass when it
+comes online; new uploads and a slow timer start one too); it never wakes the NAS on its own.
+For each upload, as the owning user:
+
+1. ask the NAS what it has at the path: the same SHA-256 already there (a push that completed
+   before a crash) means done, nothing is sent again;
+2. a remote version that changed since the Pi accepted the upload is a conflict (``Conflicts``);
+3. otherwise stream the file up, then list again: only when the NAS lists the same SHA-256 at
+   that path is the row ``synced`` and the local copy released.
+
+Failures go to ``failed`` with the reason and a retry time (exponential backoff with jitter), a
+refused token to ``waiting_for_auth``; nothing is ever dropped. Uploads to different paths go up
+a few at a time; the queue's order holds per path and for every folder, delete, rename or move.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import anyio
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from balupi.clock import Clock
+from balupi.db.models import (
+    NasState,
+    QueueOperation,
+    QueueStatus,
+    SyncDirection,
+    SyncLogEntry,
+    UploadQueueEntry,
+)
+from balupi.errors import NasError, NasRejected, NasUnreachable, NotAuthenticated
+from balupi.logs import get_logger
+from balupi.services.nas.link import LinkSnapshot, NasLink
+from balupi.services.uploads import nas_push
+from balupi.services.uploads.conflicts import ConflictDecision, Conflicts
+from balupi.services.uploads.offline_ops import replay_mutation
+from balupi.services.uploads.tokens import OwnerTokens
+
+log = get_logger(__name__)
+
+RUNNABLE = (QueueStatus.PENDING, QueueStatus.FAILED)
+Listener = Callable[[], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    parallel_uploads: int = 2
+    batch: int = 50
+    first_retry_seconds: float = 10.0
+    max_retry_seconds: float = 3600.0
+    idle_pass_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    status: QueueStatus
+    error: str | None = None
+    sent_bytes: int = 0
+
+
+class SyncWorker:
+    """Owns the push loop; ``kick()`` asks for a pass, ``stop()`` ends it after the current item."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        link: NasLink,
+        tokens: OwnerTokens,
+        conflicts: Conflicts,
+        clock: Clock,
+        settings: WorkerSettings | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._link = link
+        self._tokens = tokens
+        self._conflicts = conflicts
+        self._clock = clock
+        self.settings = settings or WorkerSettings()
+        self._wanted = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._remove_listener: Callable[[], None] | None = None
+        self._synced_listeners: list[Callable[[UploadQueueEntry], Awaitable[None]]] = []
+        self.passes = 0
+
+    def on_synced(self, listener: Callable[[UploadQueueEntry], Awaitable[None]]) -> None:
+        """Called with each upload row once the NAS has it (the cache may adopt the file)."""
+        self._synced_listeners.append(listener)
+
+    async def start(self) -> None:
+        self._remove_listener = self._link.add_listener(self._on_link_change)
+        self._task = asyncio.create_task(self._run(), name="sync-worker")
+        self.kick()
+
+    async def stop(self) -> None:
+        if self._remove_listener is not None:
+            self._remove_listener()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def kick(self) -> None:
+        """Ask for a pass (a new upload, the NAS came online); cheap, coalesces."""
+        self._wanted.set()
+
+    def _on_link_change(self, old: LinkSnapshot, new: LinkSnapshot) -> None:
+        if new.state is NasState.ONLINE:
+            self.kick()
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.idle_pass_seconds):
+                    await self._wanted.wait()
+            self._wanted.clear()
+            if self._link.state is not NasState.ONLINE:
+                continue  # never wake or poll a sleeping NAS for the queue
+            try:
+                await self.run_pass()
+            except Exception:
+                log.exception("sync pass failed")
+
+    async def run_pass(self) -> int:
+        """Push everything due now, in order; returns how many entries reached a final state."""
+        self.passes += 1
+        done = 0
+        while self._link.state is NasState.ONLINE:
+            entries = await self._due_entries()
+            if not entries:
+                break
+            progressed = await self._push_in_order(entries)
+            done += progressed
+            if progressed == 0:
+                break
+        return done
+
+    async def _due_entries(self) -> list[UploadQueueEntry]:
+        now = self._clock.now()
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(UploadQueueEntry)
+                .where(UploadQueueEntry.status.in_(RUNNABLE))
+                .where(
+                    (UploadQueueEntry.next_attempt_at.is_(None))
+                    | (UploadQueueEntry.next_attempt_at <= now)
+                )
+                .order_by(UploadQueueEntry.id)
+                .limit(self.settings.batch)
+            )
+            return list(rows.all())
+
+    async def _push_in_order(self, entries: list[UploadQueueEntry]) -> int:
+        """Uploads to distinct paths go up together; anything else waits for its turn."""
+        progressed = 0
+        group: list[UploadQueueEntry] = []
+        for entry in entries:
+            parallel = entry.operation is QueueOperation.UPLOAD and all(
+                other.target_path != entry.target_path for other in group
+            )
+            if not parallel or len(group) >= self.settings.parallel_uploads:
+                progressed += await self._push_group(group)
+                group = []
+            group.append(entry)
+            if entry.operation is not QueueOperation.UPLOAD:
+                progressed += await self._push_group(group)
+                group = []
+            if self._link.state is not NasState.ONLINE:
+                return progressed
+        return progressed + await self._push_group(group)
+
+    async def _push_group(self, group: list[UploadQueueEntry]) -> int:
+        if not group:
+            return 0
+        outcomes = await asyncio.gather(*(self._push_one(entry) for entry in group))
+        return sum(1 for outcome in outcomes if outcome.status is QueueStatus.SYNCED)
+
+    async def _push_one(self, entry: UploadQueueEntry) -> PushOutcome:
+        token = await self._tokens.token_for(entry.owner_id)
+        if token is None:
+            outcome = PushOutcome(QueueStatus.WAITING_FOR_AUTH, "no usable token for the owner")
+            await self._finish(entry, outcome, started=time.monotonic())
+            return outcome
+        started = time.monotonic()
+        await self._set_status(entry, QueueStatus.UPLOADING)
+        try:
+            outcome = await self._attempt(entry, token)
+        except NotAuthenticated as exc:
+            outcome = PushOutcome(QueueStatus.WAITING_FOR_AUTH, exc.detail)
+            self._tokens.forget(entry.owner_id, token)
+        except NasUnreachable as exc:
+            outcome = PushOutcome(QueueStatus.FAILED, str(exc))
+            await self._link.report_unreachable(f"sync push: {exc}")
+        except NasRejected as exc:
+            outcome = PushOutcome(
+                QueueStatus.FAILED, f"NAS answered {exc.status_code}: {exc.detail}"
+            )
+        except (NasError, OSError) as exc:
+            outcome = PushOutcome(QueueStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        await self._finish(entry, outcome, started=started)
+        return outcome
+
+    async def _attempt(self, entry: UploadQueueEntry, token: str) -> PushOutcome:
+        if entry.operation is not QueueOperation.UPLOAD:
+            await replay_mutation(self._link.client, token, entry)
+            return PushOutcome(QueueStatus.SYNCED)
+        client = self._link.client
+        remote = await nas_push.remote_file(client, token, entry.target_path)
+        if remote is not None and remote.checksum == entry.sha256:
+            return PushOutcome(QueueStatus.SYNCED)  # already there: a push that finished earlier
+        decision = await self._conflicts.before_upload(entry, remote)
+        if decision is ConflictDecision.SKIP:
+            return PushOutcome(QueueStatus.CONFLICT, "conflict: kept for a decision")
+        target = await self._conflicts.upload_target(entry, decision)
+        await self._set_status(entry, QueueStatus.UPLOADING)
+        await nas_push.push_file(client, token, target, Path(entry.local_path or ""))
+        await self._set_status(entry, QueueStatus.VERIFYING)
+        landed = await nas_push.remote_file(client, token, target)
+        if landed is None or landed.checksum != entry.sha256:
+            seen = landed.checksum if landed else "nothing"
+            return PushOutcome(QueueStatus.FAILED, f"NAS lists {seen} at {target} after the upload")
+        if target != entry.target_path:
+            await self._conflicts.record_kept_both(entry, remote, target)
+        return PushOutcome(QueueStatus.SYNCED, sent_bytes=entry.size or 0)
+
+    async def _set_status(self, entry: UploadQueueEntry, status: QueueStatus) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(UploadQueueEntry, entry.id)
+            if row is not None:
+                row.status = status
+        entry.status = status
+
+    async def _finish(
+        self, entry: UploadQueueEntry, outcome: PushOutcome, *, started: float
+    ) -> None:
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            row = await session.get(UploadQueueEntry, entry.id)
+            if row is None:
+                return
+            row.status = outcome.status
+            row.last_error = outcome.error
+            if outcome.status is QueueStatus.SYNCED:
+                row.synced_at = now
+                row.next_attempt_at = None
+            elif outcome.status is QueueStatus.FAILED:
+                row.attempts += 1
+                row.next_attempt_at = now + self._backoff(row.attempts)
+            session.add(
+                SyncLogEntry(
+                    at=now,
+                    direction=SyncDirection.PUSH,
+                    operation=row.operation,
+                    path=row.target_path,
+                    queue_id=row.id,
+                    bytes=outcome.sent_bytes,
+                    duration_ms=int((time.monotonic() - started) * 1000),
+                    ok=outcome.status is QueueStatus.SYNCED,
+                    detail=outcome.error,
+                )
+            )
+        if outcome.status is QueueStatus.SYNCED:
+            log.info("synced", path=entry.target_path, operation=entry.operation.value)
+            for listener in self._synced_listeners:
+                await listener(entry)
+        else:
+            log.info(
+                "not synced",
+                path=entry.target_path,
+                status=outcome.status.value,
+                error=outcome.error,
+            )
+
+    def _backoff(self, attempts: int) -> timedelta:
+        base = min(
+            self.settings.first_retry_seconds * 2 ** (attempts - 1), self.settings.max_retry_seconds
+        )
+        return timedelta(seconds=base * random.uniform(0.5, 1.0))
+
+
+async def release_local_file(entry: UploadQueueEntry) -> None:
+    """Delete the Pi's copy of a synced upload (the NAS listed the same SHA-256)."""
+    if entry.local_path:
+        await anyio.Path(entry.local_path).unlink(missing_ok=True)
+
+
+def utc_moment(value: str | None) -> datetime | None:
+    """A NAS ``modified_at`` (ISO with ``Z``) as an aware datetime."""
+    if not value:
+        return None
+    with contextlib.suppress(ValueError):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return None
