@@ -58,6 +58,7 @@ async def test_unexpected_errors_are_json_without_traceback(app: FastAPI) -> Non
     async def boom() -> None:
         raise RuntimeError("secret internals")
 
+    app.router.routes.insert(0, app.router.routes.pop())  # ahead of the pass-through catch-all
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.get("/api/boom")

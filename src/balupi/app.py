@@ -18,7 +18,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from balupi import __version__
 from balupi.api.errors import install_error_handlers
 from balupi.api.middleware import RequestContextMiddleware
-from balupi.api.routes import health, nas, system
+from balupi.api.routes import health, nas, passthrough, system
 from balupi.clock import Clock, SystemClock
 from balupi.config import Settings, check_data_dir
 from balupi.db.engine import create_engine, create_sessionmaker
@@ -68,6 +68,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(system.router)
     app.include_router(nas.router)
+    app.include_router(passthrough.router)  # last: the catch-all for every other /api path
     return app
 
 

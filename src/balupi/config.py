@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     nas_mac: str | None = None
     wol_broadcast: str = "255.255.255.255"
     wol_port: int = Field(default=9, ge=1, le=65535)
+    # Pass-through while the NAS sleeps: may an interactive request wake it, and how long may it
+    # wait for the NAS before it is answered 503 + Retry-After (services/nas/passthrough.py).
+    wake_on_request: bool = True
+    wake_wait_seconds: float = Field(default=20.0, ge=0, le=300)
     nas_jwt_secret: SecretStr | None = None
     nas_handshake_secret: SecretStr | None = None
 

@@ -22,10 +22,12 @@ from balupi.errors import (
     NasUnreachable,
     NotAuthenticated,
     PermissionDenied,
+    PlugError,
     TooManyAttempts,
 )
 from balupi.services.uploads.ingest import UploadQueueFull
 from balupi.services.uploads.multipart import MalformedUpload
+from balupi.services.uploads.resumable import UploadSessionError
 from balupi.services.uploads.spool import InsufficientStorage
 
 _BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -45,6 +47,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InsufficientStorage, _insufficient_storage)  # type: ignore[arg-type]
     app.add_exception_handler(MalformedUpload, _malformed_upload)  # type: ignore[arg-type]
     app.add_exception_handler(ClientDisconnect, _client_disconnected)  # type: ignore[arg-type]
+    app.add_exception_handler(UploadSessionError, _upload_session_error)  # type: ignore[arg-type]
+    app.add_exception_handler(PlugError, _plug_error)  # type: ignore[arg-type]
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -101,3 +105,14 @@ async def _malformed_upload(request: Request, exc: MalformedUpload) -> JSONRespo
 async def _client_disconnected(request: Request, exc: ClientDisconnect) -> JSONResponse:
     # Nobody is listening any more; the request's partial work was already undone.
     return JSONResponse({"detail": "Client disconnected"}, status_code=400)
+
+
+async def _plug_error(request: Request, exc: PlugError) -> JSONResponse:
+    # 502 when the plug itself failed (no answer, credentials refused), 404 / 409 for BaluPi's own.
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+
+
+async def _upload_session_error(request: Request, exc: UploadSessionError) -> JSONResponse:
+    # tus clients look for Tus-Resumable on every answer, errors included.
+    headers = {"Tus-Resumable": "1.0.0"} if "/tus" in request.url.path else None
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)

@@ -17,6 +17,7 @@ from balupi.services.nas.link import NasLink
 from balupi.services.uploads.conflicts import Conflicts
 from balupi.services.uploads.ingest import UploadIngest
 from balupi.services.uploads.queue import UploadQueue
+from balupi.services.uploads.resumable import ResumableUploads
 from balupi.services.uploads.tokens import OwnerTokens
 from balupi.services.uploads.worker import SyncWorker, release_local_file
 
@@ -30,6 +31,7 @@ class Uploads:
     tokens: OwnerTokens
     conflicts: Conflicts
     worker: SyncWorker
+    resumable: ResumableUploads
 
     async def accepted(self, user_id: str, token: str) -> None:
         """An upload or change was acknowledged: keep the token, and push if the NAS is up."""
@@ -59,7 +61,11 @@ async def start_uploads(
     await worker.start()
     stack.push_async_callback(worker.stop)
     await remove_orphans(settings.uploads_dir, queue)
-    return Uploads(queue, UploadIngest(settings.uploads_dir, queue), tokens, conflicts, worker)
+    resumable = ResumableUploads(settings.uploads_dir, queue, clock)
+    await resumable.expire()
+    return Uploads(
+        queue, UploadIngest(settings.uploads_dir, queue), tokens, conflicts, worker, resumable
+    )
 
 
 async def remove_orphans(uploads_dir: Path, queue: UploadQueue) -> int:

@@ -60,11 +60,12 @@ class SpoolFile:
         self._buffer = bytearray()
         self._file: BinaryIO | None = None
 
-    async def open(self, *, offset: int = 0) -> None:
-        """Open for writing; ``offset > 0`` resumes a ``.part`` file (its bytes are rehashed)."""
+    async def open(self, *, offset: int | None = None) -> None:
+        """Open a new ``.part`` file, or, with ``offset``, resume an existing one after its first
+        ``offset`` bytes (which are rehashed, so the digest covers the whole file)."""
 
         def _open() -> BinaryIO:
-            if offset:
+            if offset is not None:
                 handle = self.partial_path.open("r+b")
                 remaining = offset
                 while remaining:
@@ -83,7 +84,7 @@ class SpoolFile:
             if _is_disk_full(exc):
                 raise InsufficientStorage() from exc
             raise
-        self.size = offset
+        self.size = offset or 0
 
     async def write(self, data: bytes) -> None:
         self._hash.update(data)
