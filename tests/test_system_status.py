@@ -12,8 +12,10 @@ from balupi.config import Settings
 from balupi.server import running_server
 
 
-async def test_status_reports_the_machine(client: httpx.AsyncClient, settings: Settings) -> None:
-    response = await client.get("/api/system/status")
+async def test_status_reports_the_machine(
+    client: httpx.AsyncClient, settings: Settings, admin_headers: dict[str, str]
+) -> None:
+    response = await client.get("/api/system/status", headers=admin_headers)
 
     assert response.status_code == 200
     body = response.json()
@@ -29,10 +31,19 @@ async def test_status_reports_the_machine(client: httpx.AsyncClient, settings: S
     assert body["hostname"]
 
 
-async def test_health_stays_fast_during_twenty_concurrent_status_calls(settings: Settings) -> None:
+async def test_status_needs_a_token(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/system/status")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "No authentication token provided"}
+
+
+async def test_health_stays_fast_during_twenty_concurrent_status_calls(
+    settings: Settings, admin_headers: dict[str, str]
+) -> None:
     async with (
         running_server(create_app(settings)) as server,
-        httpx.AsyncClient(base_url=server.url, timeout=10) as client,
+        httpx.AsyncClient(base_url=server.url, timeout=10, headers=admin_headers) as client,
     ):
         await client.get("/api/health")  # warm the connection pool
 

@@ -16,14 +16,16 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from balupi import __version__
+from balupi.api.connection import ConnectionDropMiddleware
 from balupi.api.errors import install_error_handlers
 from balupi.api.middleware import RequestContextMiddleware
-from balupi.api.routes import health, nas, passthrough, system
+from balupi.api.routes import auth, health, nas, passthrough, system
 from balupi.clock import Clock, SystemClock
 from balupi.config import Settings, check_data_dir
 from balupi.db.engine import create_engine, create_sessionmaker
 from balupi.db.migrate import upgrade_to_head
 from balupi.logs import get_logger
+from balupi.services.auth import AuthPolicy, AuthService, TokenCache, UserStore
 from balupi.services.container import Services
 from balupi.services.nas.client import NasClient
 from balupi.services.nas.history import LinkHistory
@@ -57,6 +59,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         openapi_url=None if settings.is_production else "/api/openapi.json",
     )
     install_error_handlers(app)
+    # Innermost of the middlewares: the outer ones would answer DropConnection with a 500.
+    app.add_middleware(ConnectionDropMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -66,6 +70,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(system.router)
     app.include_router(nas.router)
     app.include_router(passthrough.router)  # last: the catch-all for every other /api path
@@ -92,6 +97,14 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         else None
     )
     nas_waker = NasWaker(nas_link, wake_target, clock)
+    auth = AuthService(
+        UserStore(sessions),
+        TokenCache(sessions),
+        nas_link,
+        clock,
+        AuthPolicy.from_settings(settings),
+        waker=nas_waker,
+    )
 
     system_monitor = SystemMonitor(settings.data_dir, clock)
 
@@ -116,4 +129,5 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         system=system_monitor,
         nas_link=nas_link,
         nas_waker=nas_waker,
+        auth=auth,
     )

@@ -23,18 +23,18 @@ def _serve(args: argparse.Namespace) -> int:
 
     from balupi.app import create_app
     from balupi.logs import configure_logging
+    from balupi.server import uvicorn_config
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(**overrides)
     check_data_dir(settings)
     configure_logging(json_lines=settings.is_production, level=settings.log_level)
-    config = uvicorn.Config(
+    # BaluPi's protocol: /api/auth/me and /refresh must be able to close a connection unanswered.
+    config = uvicorn_config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
-        log_config=None,
         proxy_headers=True,
-        server_header=False,
         timeout_graceful_shutdown=10,
     )
     uvicorn.Server(config).run()

@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Days a password the NAS confirmed may log its user in while the NAS is unreachable (0: never).
+    offline_login_days: int = Field(default=30, ge=0, le=3650)
 
     nas_url: str | None = None
     nas_mac: str | None = None

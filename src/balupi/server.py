@@ -1,14 +1,71 @@
-"""Running an ASGI app under Uvicorn inside an existing event loop (demo, tests, benchmarks)."""
+"""Running BaluPi under Uvicorn: the protocol it needs, and an embedded server for loop-sharers.
+
+``uvicorn_config`` is the one way BaluPi's app is configured for Uvicorn (``balupi serve``, the
+demo, tests), so every server speaks ``DroppingH11Protocol``: Uvicorn's h11 protocol plus the
+``balupi.drop_connection`` ASGI extension (``balupi.api.connection``). Stock Uvicorn offers no
+way for an app to close a connection without an answer: an app that raises before starting a
+response gets a 500, and one that returns without a response gets a 500 too. The extension
+aborts the socket and marks the request's cycle as disconnected, which is the state in which
+Uvicorn sends nothing more and logs nothing.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 
 import uvicorn
 from starlette.types import ASGIApp
+from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.server import ServerState
+
+from balupi.api.connection import DROP_EXTENSION
+
+
+class DroppingH11Protocol(H11Protocol):
+    """Uvicorn's h11 protocol whose HTTP scopes carry a callable that drops the connection."""
+
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.app = self._offer_drop(self.app)
+
+    def _offer_drop(self, app: ASGI3Application) -> ASGI3Application:
+        async def app_with_drop(
+            scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+        ) -> None:
+            if scope["type"] == "http":
+                extensions = cast(dict[str, object], scope.setdefault("extensions", {}))
+                extensions[DROP_EXTENSION] = functools.partial(self._drop, scope)
+            await app(scope, receive, send)
+
+        return app_with_drop
+
+    def _drop(self, scope: Scope) -> None:
+        """Abort the socket; if ``scope``'s response has not started, Uvicorn sends nothing."""
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is scope:
+            # Uvicorn's send() is a no-op for a disconnected cycle, and run_asgi neither answers
+            # 500 nor logs "returned without starting response" for one.
+            cycle.disconnected = True
+        self.transport.abort()
+
+
+def uvicorn_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
+    """A ``uvicorn.Config`` for BaluPi: its protocol, no server header, logging left to us."""
+    options.setdefault("log_config", None)
+    options.setdefault("server_header", False)
+    return uvicorn.Config(app, http=DroppingH11Protocol, **options)
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -38,9 +95,7 @@ async def running_server(
     The app's lifespan runs inside: it has started when the block is entered and has finished
     when the block is left. Fails if the server does not start.
     """
-    config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, lifespan="on", server_header=False
-    )
+    config = uvicorn_config(app, host=host, port=port, lifespan="on")
     server = _EmbeddedServer(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

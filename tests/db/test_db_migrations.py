@@ -86,11 +86,12 @@ def test_an_empty_database_is_brought_to_head(database_url: str) -> None:
 
     upgrade_to_head(database_url)
 
-    assert current_revision(database_url) == head_revision() == "0002"
+    assert current_revision(database_url) == head_revision() == "0003"
     schema, _ = schema_and_rows(database_url)
     tables = {name for name, sql in schema if sql.startswith("CREATE TABLE")}
     assert tables == set(Base.metadata.tables) | {"alembic_version", "sqlite_sequence"}
-    assert len(Base.metadata.tables) == 14  # the seed's twelve, directory listings, NAS history
+    # The seed's twelve, directory listings, NAS history, auth tokens and revoked refresh tokens.
+    assert len(Base.metadata.tables) == 16
 
 
 def test_a_sync_sqlite_url_migrates_the_same_file(database_url: str) -> None:

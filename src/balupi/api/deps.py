@@ -6,6 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from balupi.errors import PermissionDenied
+from balupi.services.auth import AuthenticatedUser, AuthService
 from balupi.services.container import Services
 from balupi.services.system import SystemMonitor
 
@@ -23,3 +25,38 @@ def get_system_monitor(services: ServicesDep) -> SystemMonitor:
 
 
 SystemMonitorDep = Annotated[SystemMonitor, Depends(get_system_monitor)]
+
+
+def get_auth_service(services: ServicesDep) -> AuthService:
+    return services.auth
+
+
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+
+
+def get_bearer_token(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer …``, the only place BaluHost looks (nas-api.md §0)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+BearerToken = Annotated[str | None, Depends(get_bearer_token)]
+
+
+async def get_current_user(token: BearerToken, auth: AuthServiceDep) -> AuthenticatedUser:
+    """The caller, or 401 (invalid credentials) or 503 (cannot be checked while the NAS is away)."""
+    return await auth.authenticate(token)
+
+
+CurrentUser = Annotated[AuthenticatedUser, Depends(get_current_user)]
+
+
+def get_admin_user(user: CurrentUser) -> AuthenticatedUser:
+    if not user.is_admin:
+        raise PermissionDenied()
+    return user
+
+
+AdminUser = Annotated[AuthenticatedUser, Depends(get_admin_user)]

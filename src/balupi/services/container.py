@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from balupi.clock import Clock
 from balupi.config import Settings
+from balupi.services.auth import AuthService
 from balupi.services.nas.link import NasLink
 from balupi.services.nas.wake import NasWaker
 from balupi.services.system import SystemMonitor
@@ -24,3 +25,4 @@ class Services:
     system: SystemMonitor
     nas_link: NasLink
     nas_waker: NasWaker
+    auth: AuthService

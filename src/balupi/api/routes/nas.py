@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, field_validator
 
-from balupi.api.deps import ServicesDep
+from balupi.api.deps import CurrentUser, ServicesDep
 from balupi.services.nas.magic_packet import normalize_mac
 from balupi.services.nas.status import nas_status
 
@@ -26,12 +26,14 @@ class WakeRequest(BaseModel):
 
 
 @router.get("/status")
-async def get_status(services: ServicesDep) -> dict[str, Any]:
+async def get_status(services: ServicesDep, user: CurrentUser) -> dict[str, Any]:
     return await nas_status(services.nas_link, services.clock, services.settings.zone)
 
 
 @router.post("/wol")
-async def wake_on_lan(services: ServicesDep, body: WakeRequest | None = None) -> dict[str, Any]:
+async def wake_on_lan(
+    services: ServicesDep, user: CurrentUser, body: WakeRequest | None = None
+) -> dict[str, Any]:
     mac = body.mac if body and body.mac else services.nas_link.mac
     result = await services.nas_waker.wake("requested through the API", mac=mac)
     return {"sent": result.sent, "state": result.state.value, "mac": mac}

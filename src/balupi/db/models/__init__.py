@@ -4,7 +4,7 @@ Alembic compares the models with the database through ``Base.metadata``; a model
 that nobody imported would look like a table to drop. Importing this package imports them all.
 """
 
-from balupi.db.models.auth import User
+from balupi.db.models.auth import CachedToken, RevokedRefreshToken, TokenVerdict, User
 from balupi.db.models.base import Base, UtcDateTime, utc_now
 from balupi.db.models.energy import (
     DeviceRole,
@@ -29,6 +29,7 @@ from balupi.db.models.sync import (
 __all__ = [
     "Base",
     "CachedFile",
+    "CachedToken",
     "Conflict",
     "ConflictStatus",
     "DeviceRole",
@@ -42,10 +43,12 @@ __all__ = [
     "NasTransition",
     "QueueOperation",
     "QueueStatus",
+    "RevokedRefreshToken",
     "Server",
     "SyncDirection",
     "SyncLogEntry",
     "TapoDevice",
+    "TokenVerdict",
     "UploadQueueEntry",
     "User",
     "UtcDateTime",

@@ -1,0 +1,613 @@
+"""``AuthService``: logging in and checking bearer tokens, with the NAS awake or asleep.
+
+The NAS is the authority. While the ``NasLink`` believes it online, logins, refreshes and
+logouts are forwarded and its answers passed back; what they teach (a user's profile, a
+password that worked or failed, a token it rejected, a refresh token it revoked) is stored.
+While it is not online the Pi sends it nothing and decides from what it stored:
+
+* a login against the password verifier of a user the NAS confirmed (``verifier.py``);
+* an access token by signature, with the NAS's key if configured (``tokens.py``), else by the
+  NAS's earlier verdict on it (``token_cache.py``);
+* a refresh token by signature and the revocations it saw (only with the NAS's key).
+
+Every check ends in one of three outcomes: a user, ``NotAuthenticated`` (really invalid: a 401
+with BaluHost's own text), or ``AuthUndecided`` (the Pi cannot tell). The difference matters:
+clients log themselves out after a 401 they cannot refresh (clients.md §0.2), so undecided is
+never turned into a 401; routes answer it with 503, or by dropping the connection where any
+status would do harm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from balupi.clock import Clock
+from balupi.config import Settings
+from balupi.db.models import NasState
+from balupi.errors import AuthUndecided, NasUnreachable, NotAuthenticated, TooManyAttempts
+from balupi.logs import get_logger
+from balupi.services.auth.ratelimit import FixedWindowLimiter
+from balupi.services.auth.token_cache import TokenCache, TokenRecord
+from balupi.services.auth.tokens import (
+    Claims,
+    CredentialKind,
+    InvalidToken,
+    TokenSigner,
+    classify,
+    peek,
+    token_digest,
+)
+from balupi.services.auth.users import CachedUser, UserStore
+from balupi.services.auth.verifier import PasswordVerifier
+from balupi.services.nas.link import NasLink
+from balupi.services.nas.wake import NasWaker
+
+log = get_logger(__name__)
+
+# BaluHost's exact texts (nas-api.md §2.3, §2.4): clients and people read them.
+NO_TOKEN = "No authentication token provided"
+BAD_CREDENTIALS = "Could not validate credentials"
+BAD_LOGIN = "Invalid credentials"
+USER_INACTIVE = "User account is inactive"
+USER_GONE = "User no longer exists"
+BAD_REFRESH = "Invalid refresh token"
+REFRESH_REVOKED = "Refresh token has been revoked"
+
+NAS_AUTH_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+# Headers of a NAS answer that mean something to the client; the rest is the NAS's business.
+_PASSED_HEADERS = frozenset(
+    {
+        "content-type",
+        "retry-after",
+        "www-authenticate",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    }
+)
+
+
+@dataclass(frozen=True)
+class AuthPolicy:
+    """The knobs of offline authentication, from the settings."""
+
+    nas_secret: str | None
+    signing_key: str
+    offline_login: timedelta = timedelta(days=30)  # SSSD's default for cached credentials
+    # An API key the NAS accepted is re-asked after ``api_key_recheck`` while the NAS is up,
+    # and honoured for ``api_key_offline`` after the last yes while it is down: keys do not
+    # expire by themselves, and a day covers a night of NAS sleep.
+    api_key_recheck: timedelta = timedelta(minutes=10)
+    api_key_offline: timedelta = timedelta(hours=24)
+    # A rejected credential without an ``exp`` of its own (an API key) is remembered this long;
+    # after that only a new yes from the NAS could let it in again.
+    rejection_memory: timedelta = timedelta(days=90)
+    offline_logins_per_minute: int = 5  # as the NAS's own limiter
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuthPolicy:
+        secret = settings.nas_jwt_secret
+        return cls(
+            nas_secret=secret.get_secret_value() if secret else None,
+            signing_key=settings.signing_key,
+            offline_login=timedelta(days=settings.offline_login_days),
+        )
+
+
+@dataclass(frozen=True)
+class AuthenticatedUser:
+    """Who made a request, and the credential to act on the NAS as them."""
+
+    id: str  # the NAS's user id, as a string
+    username: str
+    role: str
+    token: str  # the raw bearer credential (pass it on to the NAS as this user)
+    kind: CredentialKind  # a ``PI_TOKEN`` means nothing to the NAS
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class ForwardedAnswer:
+    """The NAS's answer to a forwarded request, to be passed back as it is."""
+
+    status_code: int
+    content: bytes
+    headers: dict[str, str]
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> ForwardedAnswer:
+        headers = {
+            name: value for name, value in response.headers.items() if name in _PASSED_HEADERS
+        }
+        return cls(response.status_code, response.content, headers)
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """A token the Pi issued itself: BaluHost's ``TokenResponse`` shape."""
+
+    access_token: str
+    user: dict[str, Any]
+
+    def body(self) -> dict[str, Any]:
+        return {"access_token": self.access_token, "token_type": "bearer", "user": self.user}
+
+
+class AuthService:
+    """Logins, token checks, refreshes and logouts for BaluPi, with the NAS up or down."""
+
+    def __init__(
+        self,
+        users: UserStore,
+        tokens: TokenCache,
+        link: NasLink,
+        clock: Clock,
+        policy: AuthPolicy,
+        *,
+        waker: NasWaker | None = None,
+        verifier: PasswordVerifier | None = None,
+    ) -> None:
+        self._users = users
+        self._tokens = tokens
+        self._link = link
+        self._clock = clock
+        self._policy = policy
+        self._waker = waker
+        self._verifier = verifier or PasswordVerifier()
+        self._signer = TokenSigner(
+            clock, nas_secret=policy.nas_secret, signing_key=policy.signing_key
+        )
+        self._login_limiter = FixedWindowLimiter(policy.offline_logins_per_minute, 60.0, clock)
+        self._nas_checks: dict[str, asyncio.Task[AuthenticatedUser | None]] = {}
+
+    @property
+    def knows_nas_secret(self) -> bool:
+        return self._signer.knows_nas_secret
+
+    # -- login --------------------------------------------------------------------------------
+    async def login(
+        self, username: str, password: str, *, client: str
+    ) -> ForwardedAnswer | TokenGrant:
+        """The NAS's answer while it is online; else a check against the cached verifier.
+
+        Raises ``NotAuthenticated`` (wrong password), ``TooManyAttempts`` (offline, per
+        ``client``) or ``AuthUndecided`` (a user the Pi cannot check: 503).
+        """
+        if self._nas_online():
+            response = await self._ask_nas(
+                "POST", "/api/auth/login", json={"username": username, "password": password}
+            )
+            if response is not None:
+                await self._learn_from_login(username, password, response)
+                return ForwardedAnswer.of(response)
+        return await self._login_offline(username, password, client)
+
+    async def _learn_from_login(
+        self, username: str, password: str, response: httpx.Response
+    ) -> None:
+        if response.status_code == 401:
+            await self._users.forget_verifier(username)
+            return
+        body = _json_object(response) if response.status_code == 200 else None
+        if body is None:
+            return
+        if body.get("requires_2fa"):
+            # The password alone does not log this user in; offline it would skip the 2FA.
+            await self._users.forget_verifier(username)
+            return
+        profile, access_token = body.get("user"), body.get("access_token")
+        if not isinstance(profile, dict) or not isinstance(access_token, str):
+            return
+        now = self._clock.now()
+        try:
+            user = await self._users.remember(profile, seen_at=now)
+        except ValueError:
+            log.warning("nas login answer without a usable user", username=username)
+            return
+        if self._policy.offline_login > timedelta(0):
+            verifier = await self._verifier.make(password)
+            await self._users.set_verifier(user.id, verifier, now + self._policy.offline_login)
+        await self._remember_accepted(access_token, user.id)
+
+    async def _login_offline(self, username: str, password: str, client: str) -> TokenGrant:
+        if not self._login_limiter.hit(client):
+            raise TooManyAttempts()
+        now = self._clock.now()
+        user = await self._users.by_username(username)
+        if user is None or not user.verifier_usable(now):
+            await self._wake(f"login of a user BaluPi cannot check ({username!r})")
+            raise AuthUndecided(
+                "NAS is not reachable and BaluPi cannot check this login on its own",
+                retry_after=self._retry_after(),
+            )
+        assert user.password_verifier is not None  # verifier_usable
+        if not await self._verifier.check(password, user.password_verifier):
+            raise NotAuthenticated(BAD_LOGIN)
+        if not user.is_active:
+            raise NotAuthenticated(USER_INACTIVE)
+        token = self._signer.mint_access(user_id=user.id, username=user.username, role=user.role)
+        log.info("offline login", user_id=user.id, nas_format=self.knows_nas_secret)
+        return TokenGrant(token, user.public())
+
+    # -- bearer tokens ------------------------------------------------------------------------
+    async def authenticate(self, token: str | None) -> AuthenticatedUser:
+        """The user behind ``token`` for any protected route, asking the NAS only if needed."""
+        return await self._authenticate(token, confirm_with_nas=False)
+
+    async def me(self, token: str | None) -> dict[str, Any]:
+        """``UserPublic`` for ``GET /api/auth/me``; asks the NAS while it is online.
+
+        Raises only ``NotAuthenticated`` or ``AuthUndecided``: the route may answer nothing but
+        200 or 401 (clients.md §6.2).
+        """
+        user = await self._authenticate(token, confirm_with_nas=True)
+        cached = await self._users.get(user.id)
+        if cached is None:  # deleted between the check and now
+            raise NotAuthenticated(USER_GONE)
+        return cached.public()
+
+    async def _authenticate(
+        self, token: str | None, *, confirm_with_nas: bool
+    ) -> AuthenticatedUser:
+        if not token:
+            raise NotAuthenticated(NO_TOKEN)
+        digest = token_digest(token)
+        now = self._clock.now()
+        record = await self._tokens.lookup(digest, now)
+        if record is not None and record.rejected:
+            raise NotAuthenticated(record.detail or BAD_CREDENTIALS)
+        kind = classify(token)
+        if kind is None:  # neither a JWT nor an API key: invalid whoever is asked
+            raise NotAuthenticated(BAD_CREDENTIALS)
+        if kind is CredentialKind.PI_TOKEN:
+            return await self._pi_token_user(token)
+
+        claims: Claims | None = None
+        if kind is CredentialKind.NAS_TOKEN:
+            claims = self._check_nas_token_locally(token)
+        if self._nas_online() and (confirm_with_nas or self._needs_nas(kind, record, now)):
+            user = await self._single_flight(
+                digest, lambda: self._check_with_nas(token, digest, kind, claims)
+            )
+            if user is not None:
+                return user
+        if claims is not None and self.knows_nas_secret:
+            return await self._user_from_claims(token, claims)
+        if record is not None and self._usable_offline(kind, record, now):
+            return await self._cached_user(token, kind, record)
+        raise AuthUndecided(
+            "BaluPi cannot check this token while the NAS is not reachable",
+            retry_after=self._retry_after(),
+        )
+
+    def _check_nas_token_locally(self, token: str) -> Claims:
+        """What can be decided about a NAS-format token without the NAS: the claims, or 401."""
+        if self.knows_nas_secret:
+            try:
+                return self._signer.verify_nas(token, expected="access")
+            except InvalidToken as exc:
+                raise NotAuthenticated(BAD_CREDENTIALS) from exc
+        claims = peek(token)
+        # Without the key the signature is unknown, but a token that is not an access token or
+        # has expired is invalid whoever signed it.
+        if claims is None or claims.type != "access" or claims.expired(self._clock.now()):
+            raise NotAuthenticated(BAD_CREDENTIALS)
+        return claims
+
+    def _needs_nas(self, kind: CredentialKind, record: TokenRecord | None, now: datetime) -> bool:
+        if kind is CredentialKind.API_KEY:
+            return record is None or now - record.checked_at >= self._policy.api_key_recheck
+        return not self.knows_nas_secret and record is None
+
+    def _usable_offline(self, kind: CredentialKind, record: TokenRecord, now: datetime) -> bool:
+        if not record.accepted:
+            return False
+        if kind is CredentialKind.API_KEY:
+            return now - record.checked_at < self._policy.api_key_offline
+        return True  # a JWT's record lapses at its exp (TokenCache.lookup)
+
+    async def _check_with_nas(
+        self, token: str, digest: str, kind: CredentialKind, claims: Claims | None
+    ) -> AuthenticatedUser | None:
+        """Ask the NAS's ``/api/auth/me``: a user, ``NotAuthenticated``, or None (no verdict)."""
+        response = await self._ask_nas(
+            "GET", "/api/auth/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        if response is None:
+            return None
+        now = self._clock.now()
+        if response.status_code == 401:
+            detail = _detail(response) or BAD_CREDENTIALS
+            await self._learn_rejection(digest, detail, kind, claims)
+            raise NotAuthenticated(detail)
+        profile = _json_object(response) if response.status_code == 200 else None
+        if profile is None:
+            log.warning("nas gave no verdict on a token", status=response.status_code)
+            return None
+        try:
+            user = await self._users.remember(profile, seen_at=now)
+        except ValueError:
+            log.warning("nas /auth/me answer without a usable user")
+            return None
+        if claims is not None and claims.expires_at is not None:
+            expires_at = claims.expires_at
+        else:
+            expires_at = now + self._policy.api_key_offline
+        await self._tokens.accept(digest, user_id=user.id, checked_at=now, expires_at=expires_at)
+        return AuthenticatedUser(user.id, user.username, user.role, token, kind)
+
+    async def _learn_rejection(
+        self, digest: str, detail: str, kind: CredentialKind, claims: Claims | None
+    ) -> None:
+        """The NAS said 401: never accept this credential again; note an inactive user."""
+        now = self._clock.now()
+        user_id = claims.sub if claims is not None else None
+        if kind is CredentialKind.API_KEY:  # whom the key stood for, before the record goes
+            record = await self._tokens.lookup(digest, now)
+            user_id = record.user_id if record is not None else None
+        expires_at = claims.expires_at if claims is not None else None
+        if expires_at is None:
+            expires_at = now + self._policy.rejection_memory
+        await self._tokens.reject(digest, detail=detail, checked_at=now, expires_at=expires_at)
+        if user_id is not None and detail in (USER_INACTIVE, USER_GONE):
+            await self._users.set_active(user_id, False)
+        log.info("nas rejected a token", kind=kind.value, detail=detail)
+
+    async def _user_from_claims(self, token: str, claims: Claims) -> AuthenticatedUser:
+        """A NAS-signed access token: its user, learned from the claims if never seen."""
+        assert claims.sub is not None  # verify_nas requires it
+        user = await self._users.get(claims.sub)
+        if user is None:
+            if claims.username is None or claims.role is None:
+                raise AuthUndecided("a token for a user BaluPi has not seen", self._retry_after())
+            user = await self._users.learn(claims.sub, claims.username, claims.role)
+        return self._active(user, token, CredentialKind.NAS_TOKEN)
+
+    async def _cached_user(
+        self, token: str, kind: CredentialKind, record: TokenRecord
+    ) -> AuthenticatedUser:
+        user = await self._users.get(record.user_id) if record.user_id else None
+        if user is None:
+            raise NotAuthenticated(USER_GONE)
+        return self._active(user, token, kind)
+
+    async def _pi_token_user(self, token: str) -> AuthenticatedUser:
+        try:
+            claims = self._signer.verify_pi(token)
+        except InvalidToken as exc:
+            raise NotAuthenticated(BAD_CREDENTIALS) from exc
+        assert claims.sub is not None
+        user = await self._users.get(claims.sub)
+        if user is None:
+            raise NotAuthenticated(USER_GONE)
+        return self._active(user, token, CredentialKind.PI_TOKEN)
+
+    @staticmethod
+    def _active(user: CachedUser, token: str, kind: CredentialKind) -> AuthenticatedUser:
+        if not user.is_active:
+            raise NotAuthenticated(USER_INACTIVE)
+        return AuthenticatedUser(user.id, user.username, user.role, token, kind)
+
+    async def _remember_accepted(self, access_token: str, user_id: str) -> None:
+        """A token the NAS just issued is one it accepts: valid offline until its ``exp``."""
+        claims = peek(access_token)
+        if claims is not None and claims.expires_at is not None:
+            await self._tokens.accept(
+                token_digest(access_token),
+                user_id=user_id,
+                checked_at=self._clock.now(),
+                expires_at=claims.expires_at,
+            )
+
+    # -- refresh and logout -------------------------------------------------------------------
+    async def refresh(self, refresh_token: str) -> dict[str, Any]:
+        """A new access token (``{access_token, token_type, user}``) for a refresh token.
+
+        Forwarded while the NAS is online. Its 200 and 401 are the answer; anything else (a
+        429, a 5xx, no answer) is decided here as if it slept, because any HTTP error makes
+        BaluApp delete its tokens. Raises ``NotAuthenticated`` or ``AuthUndecided`` only.
+        """
+        if self._nas_online():
+            response = await self._ask_nas(
+                "POST", "/api/auth/refresh", json={"refresh_token": refresh_token}
+            )
+            if response is not None:
+                body = _json_object(response) if response.status_code == 200 else None
+                if body is not None and isinstance(body.get("access_token"), str):
+                    await self._learn_from_refresh(body)
+                    return body
+                if response.status_code == 401:
+                    detail = _detail(response) or BAD_REFRESH
+                    await self._learn_refresh_rejection(refresh_token, detail)
+                    raise NotAuthenticated(detail)
+                log.warning("nas refresh answer unusable", status=response.status_code)
+        return await self._refresh_offline(refresh_token)
+
+    async def _learn_from_refresh(self, body: dict[str, Any]) -> None:
+        profile = body.get("user")
+        if not isinstance(profile, dict):
+            return
+        try:
+            user = await self._users.remember(profile, seen_at=self._clock.now())
+        except ValueError:
+            return
+        await self._remember_accepted(body["access_token"], user.id)
+
+    async def _learn_refresh_rejection(self, refresh_token: str, detail: str) -> None:
+        claims = peek(refresh_token)
+        if claims is None:
+            return
+        if detail == USER_INACTIVE and claims.sub is not None:
+            await self._users.set_active(claims.sub, False)
+        elif claims.jti is not None:
+            await self._tokens.revoke_refresh(
+                claims.jti,
+                user_id=claims.sub,
+                revoked_at=self._clock.now(),
+                expires_at=claims.expires_at,
+            )
+
+    async def _refresh_offline(self, refresh_token: str) -> dict[str, Any]:
+        unverified = peek(refresh_token)
+        # Invalid whoever signed it: no JWT, not a refresh token, or expired.
+        if (
+            unverified is None
+            or unverified.type != "refresh"
+            or unverified.expired(self._clock.now())
+        ):
+            raise NotAuthenticated(BAD_REFRESH)
+        if unverified.jti is not None and await self._tokens.refresh_revoked(unverified.jti):
+            raise NotAuthenticated(REFRESH_REVOKED)
+        if not self.knows_nas_secret:
+            raise AuthUndecided(
+                "BaluPi cannot check refresh tokens without the NAS's signing key",
+                retry_after=self._retry_after(),
+            )
+        try:
+            claims = self._signer.verify_nas(refresh_token, expected="refresh")
+        except InvalidToken as exc:
+            raise NotAuthenticated(BAD_REFRESH) from exc
+        # The NAS counts a token without a stored jti as revoked; the Pi knows only the
+        # revocations it has seen (and logouts), and honours the rest until the NAS says no.
+        if claims.jti is None or await self._tokens.refresh_revoked(claims.jti):
+            raise NotAuthenticated(REFRESH_REVOKED)
+        assert claims.sub is not None
+        user = await self._users.get(claims.sub)
+        if user is None:  # a refresh token carries no name or role to mint an access token with
+            raise AuthUndecided("a refresh for a user BaluPi has not seen", self._retry_after())
+        if not user.is_active:
+            raise NotAuthenticated(USER_INACTIVE)
+        issued = claims.issued_at
+        if user.refresh_revoked_before is not None and (
+            issued is None or issued < user.refresh_revoked_before
+        ):
+            raise NotAuthenticated(REFRESH_REVOKED)
+        token = self._signer.mint_nas_access(
+            user_id=user.id, username=user.username, role=user.role
+        )
+        log.info("offline refresh", user_id=user.id)
+        return TokenGrant(token, user.public()).body()
+
+    async def logout(self, token: str | None) -> ForwardedAnswer | dict[str, Any]:
+        """Forwarded while the NAS is online; afterwards the user's older refresh tokens count
+        as revoked here too. A Pi-only token is simply revoked. While the NAS is down the Pi
+        revokes what it can and says so with ``AuthUndecided`` (503): the NAS still honours the
+        user's refresh tokens until it hears of the logout.
+        """
+        if not token:
+            raise NotAuthenticated(NO_TOKEN)
+        if classify(token) is CredentialKind.PI_TOKEN:
+            user = await self.authenticate(token)
+            await self._revoke_session(user.id, token)
+            return {"message": "Logged out"}
+        if self._nas_online():
+            response = await self._ask_nas(
+                "POST", "/api/auth/logout", headers={"Authorization": f"Bearer {token}"}
+            )
+            if response is not None:
+                if response.status_code == 200:
+                    user_id = await self._user_id_of(token)
+                    if user_id is not None:
+                        await self._users.revoke_refresh_tokens(user_id, self._clock.now())
+                elif response.status_code == 401:
+                    kind = classify(token) or CredentialKind.NAS_TOKEN
+                    detail = _detail(response) or BAD_CREDENTIALS
+                    await self._learn_rejection(token_digest(token), detail, kind, peek(token))
+                return ForwardedAnswer.of(response)
+        user = await self.authenticate(token)
+        await self._users.revoke_refresh_tokens(user.id, self._clock.now())
+        raise AuthUndecided(
+            "Logged out on BaluPi only; the NAS is not reachable to revoke its refresh tokens",
+            retry_after=self._retry_after(),
+        )
+
+    async def _revoke_session(self, user_id: str, token: str) -> None:
+        now = self._clock.now()
+        claims = peek(token)
+        expires_at = claims.expires_at if claims is not None else None
+        await self._tokens.reject(
+            token_digest(token), detail=BAD_CREDENTIALS, checked_at=now, expires_at=expires_at
+        )
+        await self._users.revoke_refresh_tokens(user_id, now)
+
+    async def _user_id_of(self, token: str) -> str | None:
+        """The user a token the NAS just accepted belongs to."""
+        claims = peek(token)
+        if claims is not None:
+            return claims.sub
+        record = await self._tokens.lookup(token_digest(token), self._clock.now())
+        return record.user_id if record is not None else None
+
+    # -- the NAS ------------------------------------------------------------------------------
+    def _nas_online(self) -> bool:
+        """Only a NAS believed online is asked: a request to a sleeping one wakes its disks."""
+        return self._link.configured and self._link.state is NasState.ONLINE
+
+    async def _ask_nas(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> httpx.Response | None:
+        """The NAS's answer, or None if it could not be reached (the link is told)."""
+        try:
+            return await self._link.client.request(
+                method, path, headers=headers, json=json, timeout=NAS_AUTH_TIMEOUT
+            )
+        except NasUnreachable as exc:
+            await self._link.report_unreachable(f"auth {path}: {exc}")
+            return None
+
+    async def _single_flight(
+        self, key: str, check: Callable[[], Awaitable[AuthenticatedUser | None]]
+    ) -> AuthenticatedUser | None:
+        """One NAS check per token at a time; concurrent requests share its outcome."""
+        task = self._nas_checks.get(key)
+        if task is None:
+            task = asyncio.ensure_future(check())
+            self._nas_checks[key] = task
+            task.add_done_callback(lambda done: self._check_finished(key, done))
+        # Shielded: one client hanging up must not cancel the check the others wait for.
+        return await asyncio.shield(task)
+
+    def _check_finished(self, key: str, task: asyncio.Task[AuthenticatedUser | None]) -> None:
+        self._nas_checks.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved, even if every waiter has gone
+
+    def _retry_after(self) -> int:
+        return self._waker.retry_after() if self._waker is not None else 60
+
+    async def _wake(self, reason: str) -> None:
+        """Wake the NAS for a request only it can answer (if Wake-on-LAN is configured)."""
+        if self._waker is None or not self._waker.configured:
+            return
+        try:
+            await self._waker.wake(reason)
+        except (NasUnreachable, OSError) as exc:  # the answer stands; the wake is a courtesy
+            log.warning("could not wake the nas", reason=reason, error=str(exc))
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:  # not JSON, or not text
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _detail(response: httpx.Response) -> str | None:
+    body = _json_object(response)
+    detail = body.get("detail") if body is not None else None
+    return detail if isinstance(detail, str) else None
