@@ -1,11 +1,25 @@
-"""Helpers for upload tests: NAS-signed tokens for named users."""
+"""Helpers for upload and sync tests: NAS-signed tokens, and a home of NAS emulator + real Pi."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import jwt
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import select
 
+from balupi.app import create_app
+from balupi.config import Settings
+from balupi.db.models import NasState, UploadQueueEntry
+from balupi.server import running_server
+from balupi.services.container import Services
+from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig, UserSpec
 from tests.conftest import TEST_NAS_JWT_SECRET
 
 
@@ -28,3 +42,92 @@ def bearer(
 ALICE = bearer(2, "alice")
 BOB = bearer(3, "bob")
 ADMIN = bearer(1, "admin", "admin")
+
+HOME_JWT_SECRET = "emulated-nas-secret-for-the-home-tests-0123456789"
+HOME_USERS = (
+    UserSpec("admin", "admin-pw", "admin"),
+    UserSpec("alice", "alice-pw", "user"),
+    UserSpec("bob", "bob-pw", "user"),
+)
+
+
+async def eventually(condition: Callable[[], object], timeout: float = 20.0) -> None:
+    """Wait for ``condition`` (sync or async) to hold, with a deadline; no fixed sleeps."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class Home:
+    """A NAS emulator (admin, alice, bob) and a real BaluPi in front of it."""
+
+    nas: NasEmulator
+    url: str
+    services: Services
+
+    def token(self, username: str) -> dict[str, str]:
+        user_id = {"admin": 1, "alice": 2, "bob": 3}[username]
+        role = "admin" if username == "admin" else "user"
+        return bearer(user_id, username, role, HOME_JWT_SECRET)
+
+    def pi(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=30)
+
+    def direct(self) -> httpx.AsyncClient:
+        """A client of the NAS itself, bypassing the Pi."""
+        return httpx.AsyncClient(base_url=self.nas.api_url, timeout=30)
+
+    async def wake(self) -> None:
+        async with self.pi() as client:
+            answer = await client.post("/api/nas/wol", headers=self.token("admin"))
+            assert answer.status_code == 200, answer.text
+        await eventually(lambda: self.services.nas_link.state is NasState.ONLINE)
+
+    async def queue(self) -> list[UploadQueueEntry]:
+        async with self.services.sessions() as session:
+            rows = await session.scalars(select(UploadQueueEntry).order_by(UploadQueueEntry.id))
+            return list(rows.all())
+
+    async def settled(self) -> None:
+        """Wait until the queue has nothing left that the worker would still push."""
+
+        async def quiet() -> bool:
+            rows = await self.queue()
+            return all(r.status.value in ("synced", "cancelled", "conflict") for r in rows)
+
+        await eventually(quiet)
+
+
+@pytest.fixture
+async def home(tmp_path: Path, settings: Settings) -> AsyncIterator[Home]:
+    """The NAS starts asleep; the Pi has noticed that when the fixture hands over."""
+    config = NasEmulatorConfig(
+        storage=tmp_path / "nas",
+        users=HOME_USERS,
+        jwt_secret=HOME_JWT_SECRET,
+        boot_seconds=0.3,
+        start_asleep=True,
+    )
+    async with NasEmulator(config) as nas:
+        pi_settings = settings.model_copy(
+            update={
+                "nas_url": nas.api_url,
+                "nas_jwt_secret": SecretStr(HOME_JWT_SECRET),
+                "nas_mac": config.mac,
+                "wol_broadcast": "127.0.0.1",
+                "wol_port": nas.wol_port,
+            }
+        )
+        app = create_app(pi_settings)
+        async with running_server(app) as server:
+            services: Services = app.state.services
+            await eventually(lambda: services.nas_link.state is NasState.SLEEPING)
+            yield Home(nas, server.url, services)

@@ -114,16 +114,18 @@ async def test_a_short_upload_is_not_completed(client: httpx.AsyncClient, app: F
 
 async def test_a_session_survives_a_restart_and_reports_its_offset(settings: Settings) -> None:
     first = create_app(settings)
-    async with first.router.lifespan_context(first), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=first), base_url="http://t"
-    ) as c:
+    async with (
+        first.router.lifespan_context(first),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=first), base_url="http://t") as c,
+    ):
         upload_id = await _init(c, 6)
         await _chunk(c, upload_id, 0, b"abc")
 
     second = create_app(settings)
-    async with second.router.lifespan_context(second), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=second), base_url="http://t"
-    ) as c:
+    async with (
+        second.router.lifespan_context(second),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=second), base_url="http://t") as c,
+    ):
         status = await c.get(f"/api/files/upload/chunked/{upload_id}", headers=ALICE)
         assert status.json()["received_bytes"] == 3
         assert status.json()["next_chunk_index"] == 1

@@ -16,7 +16,7 @@ from balupi.clock import Clock
 from balupi.db.models import NasState
 from balupi.errors import NasAsleep, NasUnreachable
 from balupi.logs import get_logger
-from balupi.services.nas.link import NasLink
+from balupi.services.nas.link import LinkSnapshot, NasLink
 from balupi.services.nas.magic_packet import build_magic_packet, normalize_mac
 
 log = get_logger(__name__)
@@ -63,6 +63,12 @@ class NasWaker:
         self._last_sent: float | None = None
         self._lock = asyncio.Lock()
         self.packets_sent = 0
+        # The packet limit guards one wake in progress; once the NAS is up, the next wake may go.
+        link.add_listener(self._on_link_change)
+
+    def _on_link_change(self, old: LinkSnapshot, new: LinkSnapshot) -> None:
+        if new.state is NasState.ONLINE:
+            self._last_sent = None
 
     @property
     def configured(self) -> bool:

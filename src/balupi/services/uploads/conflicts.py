@@ -14,10 +14,11 @@ import enum
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.clock import Clock
-from balupi.db.models import Conflict, ConflictStatus, UploadQueueEntry
+from balupi.db.models import Conflict, ConflictStatus, QueueStatus, UploadQueueEntry
 from balupi.services.files.paths import join, name_of, parent_of
 from balupi.services.uploads.nas_push import RemoteFile
 
@@ -33,7 +34,8 @@ class ConflictPolicy(enum.StrEnum):
 class ConflictDecision(enum.Enum):
     UPLOAD = "upload"  # no conflict, or overwrite
     KEEP_BOTH = "keep_both"
-    SKIP = "skip"  # keep the entry for a decision
+    DROP = "drop"  # skip: the NAS's version stays, the Pi's is withdrawn
+    HOLD = "hold"  # ask: the entry waits for a person
 
 
 PolicyLookup = Callable[[str], Awaitable[ConflictPolicy]]
@@ -91,12 +93,12 @@ class Conflicts:
         if policy is ConflictPolicy.OVERWRITE:
             await self._record(entry, remote, ConflictStatus.RESOLVED, policy, None)
             return ConflictDecision.UPLOAD
-        if policy in (ConflictPolicy.SKIP, ConflictPolicy.ASK):
-            status = (
-                ConflictStatus.RESOLVED if policy is ConflictPolicy.SKIP else ConflictStatus.OPEN
-            )
-            await self._record(entry, remote, status, policy, None)
-            return ConflictDecision.SKIP
+        if policy is ConflictPolicy.SKIP:
+            await self._record(entry, remote, ConflictStatus.RESOLVED, policy, None)
+            return ConflictDecision.DROP
+        if policy is ConflictPolicy.ASK:
+            await self._record(entry, remote, ConflictStatus.OPEN, policy, None)
+            return ConflictDecision.HOLD
         return ConflictDecision.KEEP_BOTH
 
     async def upload_target(self, entry: UploadQueueEntry, decision: ConflictDecision) -> str:
@@ -136,3 +138,78 @@ class Conflicts:
                     conflict_copy_path=copy_path,
                 )
             )
+
+
+class Resolution(enum.StrEnum):
+    KEEP_SERVER = "keep_server"  # drop the Pi's version
+    KEEP_LOCAL = "keep_local"  # overwrite the NAS's version
+    KEEP_BOTH = "keep_both"  # upload the Pi's version beside it
+
+
+class ConflictNotFound(Exception):
+    pass
+
+
+def conflict_public(conflict: Conflict) -> dict[str, object]:
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+    return {
+        "id": conflict.id,
+        "path": conflict.path,
+        "status": conflict.status.value,
+        "local_sha256": conflict.local_sha256,
+        "local_size": conflict.local_size,
+        "remote_sha256": conflict.remote_sha256,
+        "remote_size": conflict.remote_size,
+        "remote_modified_at": iso(conflict.remote_mtime),
+        "detected_at": iso(conflict.detected_at),
+        "resolved_at": iso(conflict.resolved_at),
+        "resolution": conflict.resolution,
+        "conflict_copy_path": conflict.conflict_copy_path,
+    }
+
+
+async def list_conflicts(
+    sessions: async_sessionmaker[AsyncSession], *, open_only: bool = False
+) -> list[Conflict]:
+    query = select(Conflict).order_by(Conflict.id.desc()).limit(500)
+    if open_only:
+        query = query.where(Conflict.status == ConflictStatus.OPEN)
+    async with sessions() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def resolve_conflict(
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    conflict_id: int,
+    resolution: Resolution,
+) -> Conflict:
+    """Decide an open conflict; the queue entry it holds back goes on (or is withdrawn)."""
+    now = clock.now()
+    async with sessions.begin() as session:
+        conflict = await session.get(Conflict, conflict_id)
+        if conflict is None or conflict.status is not ConflictStatus.OPEN:
+            raise ConflictNotFound(conflict_id)
+        entry = (
+            await session.get(UploadQueueEntry, conflict.queue_id) if conflict.queue_id else None
+        )
+        conflict.status = ConflictStatus.RESOLVED
+        conflict.resolved_at = now
+        conflict.resolution = resolution.value
+        if entry is not None:
+            if resolution is Resolution.KEEP_SERVER:
+                entry.status = QueueStatus.CANCELLED
+                entry.last_error = "conflict resolved: the NAS's version kept"
+            else:
+                if resolution is Resolution.KEEP_BOTH:
+                    entry.target_path = conflict_copy_name(entry.target_path, now)
+                    conflict.conflict_copy_path = entry.target_path
+                # The NAS's version as it was at the decision is what this change knowingly
+                # replaces: its hash when known, and in any case the moment of the decision.
+                entry.base_checksum = conflict.remote_sha256
+                entry.created_at = now
+                entry.status = QueueStatus.PENDING
+                entry.next_attempt_at = None
+        return conflict

@@ -7,9 +7,10 @@ as BaluHost's own multipart upload, streamed from the Pi's disk (never read whol
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -166,3 +167,25 @@ async def replay(
     """Replay a folder, delete, rename or move on the NAS; raises on any refusal."""
     response = await client.request(method, path, headers=_bearer(token), json=body)
     _raise_for(response)
+
+
+async def remote_sha256(client: NasClient, token: str, path: str) -> str:
+    """SHA-256 of the NAS's file, downloaded and hashed as it streams (for files the NAS has no
+    checksum of: it stores one only for uploads made through its API)."""
+    digest = hashlib.sha256()
+    async with client.stream(
+        "GET", f"/api/files/download/{quote(path)}", headers=_bearer(token)
+    ) as response:
+        if response.status_code != 200:
+            await response.aread()
+            _raise_for(response)
+        async for block in response.aiter_bytes():
+            digest.update(block)
+    return digest.hexdigest()
+
+
+async def with_checksum(client: NasClient, token: str, remote: RemoteFile) -> RemoteFile:
+    """``remote`` with its SHA-256 filled in, hashing the file itself when the NAS lists none."""
+    if remote.checksum is not None or remote.is_directory:
+        return remote
+    return replace(remote, checksum=await remote_sha256(client, token, remote.path))

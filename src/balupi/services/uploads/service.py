@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from balupi.services.auth.tokens import TokenSigner
 from balupi.services.nas.link import NasLink
 from balupi.services.uploads.conflicts import Conflicts
 from balupi.services.uploads.ingest import UploadIngest
+from balupi.services.uploads.mobile_folders import MobileFolders, forward_pending
+from balupi.services.uploads.policies import FolderPolicies
 from balupi.services.uploads.queue import UploadQueue
 from balupi.services.uploads.resumable import ResumableUploads
 from balupi.services.uploads.tokens import OwnerTokens
@@ -32,6 +35,8 @@ class Uploads:
     conflicts: Conflicts
     worker: SyncWorker
     resumable: ResumableUploads
+    policies: FolderPolicies
+    mobile_folders: MobileFolders
 
     async def accepted(self, user_id: str, token: str) -> None:
         """An upload or change was acknowledged: keep the token, and push if the NAS is up."""
@@ -55,16 +60,28 @@ async def start_uploads(
     nas_secret = settings.nas_jwt_secret.get_secret_value() if settings.nas_jwt_secret else None
     signer = TokenSigner(clock, nas_secret=nas_secret, signing_key=settings.signing_key)
     tokens = OwnerTokens(sessions, signer, clock)
-    conflicts = Conflicts(sessions, clock)
+    policies = FolderPolicies(settings.data_dir / "sync-policies.json")
+    conflicts = Conflicts(sessions, clock, policies.policy_for)
+    mobile_folders = MobileFolders(settings.data_dir / "nas-cache" / "mobile-folders.json", clock)
     worker = SyncWorker(sessions, link, tokens, conflicts, clock)
     worker.on_synced(release_local_file)
+    worker.add_pass_task(
+        functools.partial(forward_pending, mobile_folders, lambda: link.client, tokens.token_for)
+    )
     await worker.start()
     stack.push_async_callback(worker.stop)
     await remove_orphans(settings.uploads_dir, queue)
     resumable = ResumableUploads(settings.uploads_dir, queue, clock)
     await resumable.expire()
     return Uploads(
-        queue, UploadIngest(settings.uploads_dir, queue), tokens, conflicts, worker, resumable
+        queue=queue,
+        ingest=UploadIngest(settings.uploads_dir, queue),
+        tokens=tokens,
+        conflicts=conflicts,
+        worker=worker,
+        resumable=resumable,
+        policies=policies,
+        mobile_folders=mobile_folders,
     )
 
 

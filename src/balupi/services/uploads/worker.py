@@ -91,7 +91,12 @@ class SyncWorker:
         self._task: asyncio.Task[None] | None = None
         self._remove_listener: Callable[[], None] | None = None
         self._synced_listeners: list[Callable[[UploadQueueEntry], Awaitable[None]]] = []
+        self._pass_tasks: list[Callable[[], Awaitable[None]]] = []
         self.passes = 0
+
+    def add_pass_task(self, task: Callable[[], Awaitable[None]]) -> None:
+        """More work owed to the NAS, done at the end of every pass while it is online."""
+        self._pass_tasks.append(task)
 
     def on_synced(self, listener: Callable[[UploadQueueEntry], Awaitable[None]]) -> None:
         """Called with each upload row once the NAS has it (the cache may adopt the file)."""
@@ -144,6 +149,9 @@ class SyncWorker:
             done += progressed
             if progressed == 0:
                 break
+        for task in self._pass_tasks:
+            if self._link.state is NasState.ONLINE:
+                await task()
         return done
 
     async def _due_entries(self) -> list[UploadQueueEntry]:
@@ -217,11 +225,15 @@ class SyncWorker:
             return PushOutcome(QueueStatus.SYNCED)
         client = self._link.client
         remote = await nas_push.remote_file(client, token, entry.target_path)
+        if remote is not None and remote.size == entry.size:
+            remote = await nas_push.with_checksum(client, token, remote)
         if remote is not None and remote.checksum == entry.sha256:
             return PushOutcome(QueueStatus.SYNCED)  # already there: a push that finished earlier
         decision = await self._conflicts.before_upload(entry, remote)
-        if decision is ConflictDecision.SKIP:
-            return PushOutcome(QueueStatus.CONFLICT, "conflict: kept for a decision")
+        if decision is ConflictDecision.DROP:
+            return PushOutcome(QueueStatus.CANCELLED, "conflict: the NAS's version kept (skip)")
+        if decision is ConflictDecision.HOLD:
+            return PushOutcome(QueueStatus.CONFLICT, "conflict: waiting for a decision")
         target = await self._conflicts.upload_target(entry, decision)
         await self._set_status(entry, QueueStatus.UPLOADING)
         await nas_push.push_file(client, token, target, Path(entry.local_path or ""))
@@ -270,6 +282,8 @@ class SyncWorker:
                     detail=outcome.error,
                 )
             )
+        if outcome.status is QueueStatus.CANCELLED:
+            await release_local_file(entry)
         if outcome.status is QueueStatus.SYNCED:
             log.info("synced", path=entry.target_path, operation=entry.operation.value)
             for listener in self._synced_listeners:

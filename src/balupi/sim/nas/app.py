@@ -8,7 +8,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from balupi.sim.nas import auth, chunked, files, health
+from balupi.sim.nas import auth, chunked, files, health, mobile
 from balupi.sim.nas.health import NAS_VERSION
 from balupi.sim.nas.state import NasState
 
@@ -74,6 +74,7 @@ def create_nas_app(state: NasState) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(mobile.router)
     app.include_router(chunked.router)  # before files: its paths are more specific
     app.include_router(files.router)
     return app

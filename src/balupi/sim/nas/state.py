@@ -179,6 +179,8 @@ class NasState:
         self.refresh_limiter = FixedWindowLimiter(refresh_rate_limit, clock)
         self.server_url: str | None = None  # the API's base URL, handed to phones in the QR
         self.booted_at = clock()
+        self.mobile_folders: dict[str, dict[str, Any]] = {}  # BaluApp folder configs by id
+        self.reported_folders: dict[str, list[str]] = {}  # BaluDesk's report-folders by device
         self.requests_served = 0
         self.requests_in_flight = 0
         self.last_request_at: float | None = None

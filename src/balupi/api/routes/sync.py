@@ -1,0 +1,159 @@
+"""The clients' sync calls (clients.md §6), the Pi's sync status, conflicts and their policies.
+
+- BaluDesk ``POST /api/sync/changes`` always gets the safe push-only answer (empty lists and a
+  fresh ``change_token``): the NAS's own answer names files for the client to delete (§4 D6).
+- ``register-desktop`` and ``report-folders`` go to the NAS while it is awake and are answered
+  by the Pi while it sleeps (the NAS learns of a folder at the next report, every 30 s).
+- BaluApp's folder configs are served from the Pi's copy while the NAS sleeps; an update is
+  applied at once and forwarded later (``MobileFolders``).
+- ``GET /api/sync/preflight`` says "go": the Pi takes uploads whatever the NAS is doing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from balupi.api.deps import AdminUser, CurrentUser, ServicesDep
+from balupi.api.routes.passthrough import NasStreamResponse, forward_request, get_passthrough
+from balupi.db.models import NasState
+from balupi.services.uploads.conflicts import (
+    ConflictNotFound,
+    ConflictPolicy,
+    Resolution,
+    conflict_public,
+    list_conflicts,
+    resolve_conflict,
+)
+from balupi.services.uploads.sync_status import sync_status
+
+router = APIRouter(tags=["sync"])
+
+
+def _nas_awake(services: ServicesDep) -> bool:
+    return services.nas_link.configured and services.nas_link.state is NasState.ONLINE
+
+
+async def _forward(request: Request, services: ServicesDep) -> Response:
+    return NasStreamResponse(await get_passthrough(services).open(forward_request(request)))
+
+
+@router.get("/api/sync/preflight")
+async def preflight(user: CurrentUser) -> dict[str, Any]:
+    return {
+        "sync_allowed": True,
+        "current_sleep_state": "awake",
+        "sleep_schedule": None,
+        "next_sleep_at": None,
+        "next_wake_at": None,
+        "block_reason": None,
+    }
+
+
+@router.post("/api/sync/changes")
+async def changes(user: CurrentUser) -> dict[str, Any]:
+    return {"to_download": [], "to_delete": [], "conflicts": [], "change_token": str(uuid.uuid4())}
+
+
+@router.post("/api/sync/register-desktop")
+async def register_desktop(request: Request, user: CurrentUser, services: ServicesDep) -> Response:
+    if _nas_awake(services):
+        return await _forward(request, services)
+    body = await request.json()
+    return JSONResponse(
+        {
+            "device_id": body.get("device_id"),
+            "device_name": body.get("device_name"),
+            "status": "registered",
+            "change_token": None,
+        }
+    )
+
+
+@router.post("/api/sync/report-folders")
+async def report_folders(request: Request, user: CurrentUser, services: ServicesDep) -> Response:
+    if _nas_awake(services):
+        return await _forward(request, services)
+    body = await request.json()
+    return JSONResponse({"accepted": len(body.get("folders") or []), "deactivated": 0})
+
+
+@router.get("/api/mobile/sync/folders/{device_id}")
+async def mobile_folders(device_id: str, user: CurrentUser, services: ServicesDep) -> Response:
+    folders = services.uploads.mobile_folders
+    if _nas_awake(services):
+        response = await services.nas_link.client.request(
+            "GET",
+            f"/api/mobile/sync/folders/{device_id}",
+            headers={"Authorization": f"Bearer {user.token}"},
+        )
+        if response.status_code == 200 and isinstance(response.json(), list):
+            await folders.remember(device_id, response.json())
+        return Response(response.content, response.status_code, media_type="application/json")
+    return JSONResponse(await folders.folders(device_id))
+
+
+@router.put("/api/mobile/sync/folders/{folder_id}")
+async def update_mobile_folder(
+    folder_id: str, request: Request, user: CurrentUser, services: ServicesDep
+) -> Response:
+    if _nas_awake(services):
+        return await _forward(request, services)
+    changes = await request.json()
+    folder = await services.uploads.mobile_folders.update_offline(user.id, folder_id, changes)
+    if folder is None:
+        raise HTTPException(status_code=404, detail="Folder not found")
+    await services.uploads.accepted(user.id, user.token)
+    return JSONResponse(folder)
+
+
+@router.get("/api/files/sync/status")
+async def files_sync_status(user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
+    return await sync_status(services.uploads.queue, services.sessions, services.clock)
+
+
+@router.get("/api/sync/conflicts")
+async def conflicts(
+    user: CurrentUser, services: ServicesDep, open_only: bool = False
+) -> dict[str, Any]:
+    rows = await list_conflicts(services.sessions, open_only=open_only)
+    return {"conflicts": [conflict_public(row) for row in rows]}
+
+
+class ResolveBody(BaseModel):
+    resolution: Resolution
+
+
+@router.post("/api/sync/conflicts/{conflict_id}/resolve")
+async def resolve(
+    conflict_id: int, body: ResolveBody, user: CurrentUser, services: ServicesDep
+) -> dict[str, Any]:
+    try:
+        conflict = await resolve_conflict(
+            services.sessions, services.clock, conflict_id, body.resolution
+        )
+    except ConflictNotFound as exc:
+        raise HTTPException(status_code=404, detail="Open conflict not found") from exc
+    services.uploads.worker.kick()
+    return conflict_public(conflict)
+
+
+class PolicyBody(BaseModel):
+    folder: str
+    policy: ConflictPolicy | None  # None removes the folder's policy
+
+
+@router.get("/api/sync/policies")
+async def policies(user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
+    current = await services.uploads.policies.all()
+    return {"default": ConflictPolicy.SERVER_WINS.value, "folders": current}
+
+
+@router.put("/api/sync/policies")
+async def set_policy(body: PolicyBody, user: AdminUser, services: ServicesDep) -> dict[str, Any]:
+    current = await services.uploads.policies.set(body.folder, body.policy)
+    return {"default": ConflictPolicy.SERVER_WINS.value, "folders": current}

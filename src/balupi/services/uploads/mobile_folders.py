@@ -1,0 +1,111 @@
+"""BaluApp's folder-sync configuration, kept so phone backups run while the NAS sleeps.
+
+BaluApp reads its folder configs from ``GET /api/mobile/sync/folders/{device_id}`` (a bare JSON
+array) and ends every run with ``PUT /api/mobile/sync/folders/{folder_id}`` ``{status: "idle"}``,
+which moves ``last_sync`` forward (clients.md §1.5, §6.1 Tier 2). While the NAS is awake both go
+to it and the Pi keeps a copy; while it sleeps the Pi answers from the copy, applies the update
+itself (``last_sync`` = now) and forwards it once the NAS is back, as the user who made it.
+The copy lives in one JSON file, replaced atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from balupi.clock import Clock, utc_iso
+from balupi.errors import NasUnreachable
+from balupi.logs import get_logger
+from balupi.services.nas.client import NasClient
+from balupi.services.uploads.jsonfile import read_json, write_json
+
+log = get_logger(__name__)
+
+Folder = dict[str, Any]
+
+
+class MobileFolders:
+    def __init__(self, path: Path, clock: Clock) -> None:
+        self._path = path
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    async def _load(self) -> dict[str, Any]:
+        data: dict[str, Any] = await read_json(self._path, {})
+        data.setdefault("devices", {})
+        data.setdefault("pending", [])
+        return data
+
+    async def _save(self, data: dict[str, Any]) -> None:
+        await write_json(self._path, data)
+
+    async def remember(self, device_id: str, folders: list[Folder]) -> None:
+        """The NAS's answer for ``device_id``, kept as the copy."""
+        async with self._lock:
+            data = await self._load()
+            data["devices"][device_id] = folders
+            await self._save(data)
+
+    async def folders(self, device_id: str) -> list[Folder]:
+        data = await self._load()
+        folders: list[Folder] = data["devices"].get(device_id, [])
+        return folders
+
+    async def update_offline(self, user_id: str, folder_id: str, changes: Folder) -> Folder | None:
+        """Apply a PUT while the NAS sleeps: the copy changes now, the NAS hears of it later."""
+        async with self._lock:
+            data = await self._load()
+            for folders in data["devices"].values():
+                for folder in folders:
+                    if str(folder.get("id")) == folder_id:
+                        folder.update(changes)
+                        folder["last_sync"] = utc_iso(self._clock.now())
+                        data["pending"].append(
+                            {"user_id": user_id, "folder_id": folder_id, "changes": changes}
+                        )
+                        await self._save(data)
+                        return dict(folder)
+        return None
+
+    async def pending(self) -> list[dict[str, Any]]:
+        data = await self._load()
+        pending: list[dict[str, Any]] = data["pending"]
+        return pending
+
+    async def forwarded(self, count: int) -> None:
+        """The first ``count`` pending updates reached the NAS."""
+        async with self._lock:
+            data = await self._load()
+            data["pending"] = data["pending"][count:]
+            await self._save(data)
+
+
+async def forward_pending(
+    folders: MobileFolders,
+    client_for: Callable[[], NasClient],
+    token_for: Callable[[str], Awaitable[str | None]],
+) -> None:
+    """Send the updates made while the NAS slept, in order; stop at the first that fails."""
+    sent = 0
+    for update in await folders.pending():
+        token = await token_for(update["user_id"])
+        if token is None:
+            break
+        try:
+            response = await client_for().request(
+                "PUT",
+                f"/api/mobile/sync/folders/{update['folder_id']}",
+                headers={"Authorization": f"Bearer {token}"},
+                json=update["changes"],
+            )
+        except NasUnreachable:
+            break
+        if response.status_code >= 500:
+            break
+        if response.status_code >= 400:
+            log.warning("nas refused a folder update", status=response.status_code, **update)
+        sent += 1
+    if sent:
+        await folders.forwarded(sent)

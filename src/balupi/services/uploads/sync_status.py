@@ -1,0 +1,69 @@
+"""``GET /api/files/sync/status``: what the Pi still owes the NAS, and whether it may go off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from balupi.clock import Clock, utc_iso
+from balupi.db.models import Conflict, ConflictStatus, QueueStatus, UploadQueueEntry
+from balupi.services.uploads.queue import UploadQueue
+
+MAX_FAILURES_LISTED = 50
+
+
+async def sync_status(
+    queue: UploadQueue, sessions: async_sessionmaker[AsyncSession], clock: Clock
+) -> dict[str, Any]:
+    totals = await queue.totals()
+    async with sessions() as session:
+        last_synced = await session.scalar(select(func.max(UploadQueueEntry.synced_at)))
+        by_status = dict(
+            (
+                await session.execute(
+                    select(UploadQueueEntry.status, func.count()).group_by(UploadQueueEntry.status)
+                )
+            ).all()
+        )
+        failures = (
+            await session.scalars(
+                select(UploadQueueEntry)
+                .where(
+                    UploadQueueEntry.status.in_((QueueStatus.FAILED, QueueStatus.WAITING_FOR_AUTH))
+                )
+                .order_by(UploadQueueEntry.id)
+                .limit(MAX_FAILURES_LISTED)
+            )
+        ).all()
+        open_conflicts = await session.scalar(
+            select(func.count()).select_from(Conflict).where(Conflict.status == ConflictStatus.OPEN)
+        )
+    now = clock.now()
+    return {
+        "pending_count": totals.open_entries,
+        "pending_bytes": totals.pending_bytes,
+        "oldest_pending_age_seconds": (
+            int((now - totals.oldest_at).total_seconds()) if totals.oldest_at else None
+        ),
+        "last_successful_sync": utc_iso(last_synced) if last_synced else None,
+        "by_status": {status.value: int(by_status.get(status, 0)) for status in QueueStatus},
+        "failures": [
+            {
+                "id": entry.id,
+                "path": entry.target_path,
+                "operation": entry.operation.value,
+                "status": entry.status.value,
+                "attempts": entry.attempts,
+                "last_error": entry.last_error,
+                "next_attempt_at": utc_iso(entry.next_attempt_at)
+                if entry.next_attempt_at
+                else None,
+            }
+            for entry in failures
+        ],
+        "open_conflicts": int(open_conflicts or 0),
+        # Everything the Pi acknowledged is on the NAS: pulling the Pi's plug loses nothing.
+        "safe_to_power_off": totals.open_entries == 0,
+    }
