@@ -21,11 +21,16 @@ TEST_NAS_JWT_SECRET = "balupi-tests-nas-jwt-secret-0123456789abcdef"
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Development settings with everything under ``tmp_path``; the environment can't leak in."""
+    """Development settings with everything under ``tmp_path``; the environment can't leak in.
+
+    mDNS is off: an app under test must not announce itself on the LAN (tests/nas/test_discovery.py
+    turns it on inside a private network namespace).
+    """
     monkeypatch.delenv("BALUPI_CONFIG", raising=False)
     return Settings(
         data_dir=tmp_path / "data",
         nas_jwt_secret=TEST_NAS_JWT_SECRET,
+        mdns_enabled=False,
         _env_prefix="BALUPI_TEST_UNUSED_",  # type: ignore[call-arg]
     )
 

@@ -7,6 +7,7 @@ two apps in one process (as in the tests) share nothing.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
@@ -19,7 +20,7 @@ from balupi import __version__
 from balupi.api.connection import ConnectionDropMiddleware
 from balupi.api.errors import install_error_handlers
 from balupi.api.middleware import RequestContextMiddleware
-from balupi.api.routes import auth, health, nas, passthrough, system
+from balupi.api.routes import auth, handshake, health, nas, passthrough, system
 from balupi.clock import Clock, SystemClock
 from balupi.config import Settings, check_data_dir
 from balupi.db.engine import create_engine, create_sessionmaker
@@ -28,8 +29,20 @@ from balupi.logs import get_logger
 from balupi.services.auth import AuthPolicy, AuthService, TokenCache, UserStore
 from balupi.services.container import Services
 from balupi.services.nas.client import NasClient
+from balupi.services.nas.discovery import (
+    MdnsDiscovery,
+    PiAdvertisement,
+    advertised_addresses,
+    mdns_interfaces,
+)
 from balupi.services.nas.history import LinkHistory
 from balupi.services.nas.link import NasLink
+from balupi.services.nas.notices import (
+    MIN_SECRET_LENGTH,
+    LifecycleNotices,
+    NoticeVerifier,
+    SnapshotStore,
+)
 from balupi.services.nas.wake import NasWaker, WakeTarget
 from balupi.services.system import SystemMonitor
 
@@ -73,6 +86,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(system.router)
     app.include_router(nas.router)
+    app.include_router(handshake.router)
     app.include_router(passthrough.router)  # last: the catch-all for every other /api path
     return app
 
@@ -97,6 +111,8 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         else None
     )
     nas_waker = NasWaker(nas_link, wake_target, clock)
+    nas_notices = await _start_notices(settings, clock, nas_link)
+    mdns = await _start_mdns(settings, stack, nas_link, nas_notices)
     auth = AuthService(
         UserStore(sessions),
         TokenCache(sessions),
@@ -130,4 +146,40 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         nas_link=nas_link,
         nas_waker=nas_waker,
         auth=auth,
+        nas_notices=nas_notices,
+        mdns=mdns,
     )
+
+
+async def _start_notices(settings: Settings, clock: Clock, nas_link: NasLink) -> LifecycleNotices:
+    """The receiver of the NAS's signed lifecycle notices, with the snapshot kept on disk."""
+    secret = (
+        settings.nas_handshake_secret.get_secret_value() if settings.nas_handshake_secret else ""
+    )
+    if secret and len(secret) < MIN_SECRET_LENGTH:
+        log.warning("nas handshake secret is short", minimum=MIN_SECRET_LENGTH)
+    verifier = NoticeVerifier(secret, clock) if secret else None
+    notices = LifecycleNotices(
+        nas_link, verifier, SnapshotStore(settings.data_dir / "handshake"), clock
+    )
+    await notices.start()
+    return notices
+
+
+async def _start_mdns(
+    settings: Settings, stack: AsyncExitStack, nas_link: NasLink, notices: LifecycleNotices
+) -> MdnsDiscovery | None:
+    """Browsing for the NAS and advertising the Pi, on the networks BaluPi listens on."""
+    if not settings.mdns_enabled:
+        return None
+    addresses = advertised_addresses(settings.host, settings.mdns_interfaces)
+    discovery = MdnsDiscovery(
+        nas_link,
+        lambda: nas_link.client.base_url if nas_link.configured else None,
+        interfaces=mdns_interfaces(settings.host, settings.mdns_interfaces),
+        advertisement=(
+            PiAdvertisement(socket.gethostname(), settings.port, addresses) if addresses else None
+        ),
+        nas_hostname=notices.nas_hostname,
+    )
+    return await stack.enter_async_context(discovery)

@@ -8,6 +8,7 @@ whose message is one line naming the variable, so a bad start says what to fix a
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -114,6 +115,8 @@ class Settings(BaseSettings):
     wake_wait_seconds: float = Field(default=20.0, ge=0, le=300)
     nas_jwt_secret: SecretStr | None = None
     nas_handshake_secret: SecretStr | None = None
+    mdns_enabled: bool = True
+    mdns_interfaces: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     cache_max_bytes: ByteSize = ByteSize(32 * 1024**3)
     cache_high_watermark: float = Field(default=0.85, gt=0, le=1)
@@ -135,11 +138,25 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _YamlFileSource(settings_cls))
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "mdns_interfaces", mode="before")
     @classmethod
-    def _split_origins(cls, value: Any) -> Any:
+    def _split_comma_lists(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("mdns_interfaces")
+    @classmethod
+    def _check_mdns_interfaces(cls, value: list[str]) -> list[str]:
+        # zeroconf binds by address, not by interface name.
+        for address in value:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise ValueError(
+                    f"{address!r} is not an IP address; list the Pi's addresses on the "
+                    "interfaces to use, e.g. 192.168.1.20"
+                ) from None
         return value
 
     @field_validator("nas_url")

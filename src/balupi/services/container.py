@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from balupi.clock import Clock
 from balupi.config import Settings
 from balupi.services.auth import AuthService
+from balupi.services.nas.discovery import MdnsDiscovery
 from balupi.services.nas.link import NasLink
+from balupi.services.nas.notices import LifecycleNotices
 from balupi.services.nas.wake import NasWaker
 from balupi.services.system import SystemMonitor
 
@@ -26,3 +28,5 @@ class Services:
     nas_link: NasLink
     nas_waker: NasWaker
     auth: AuthService
+    nas_notices: LifecycleNotices
+    mdns: MdnsDiscovery | None  # None when BALUPI_MDNS_ENABLED is false

@@ -7,12 +7,13 @@ carry ``X-Balupi-Timestamp`` (Unix seconds) and ``X-Balupi-Signature`` = hex HMA
 keys, no spaces, ASCII) while the bytes on the wire are httpx 0.27's default encoding (insertion
 order, ``", "`` and ``": "``). A receiver that hashes the raw bytes rejects every shutdown notice;
 the emulator reproduces that trap on purpose. Failures are only logged: nothing retries.
+
+The signing rule itself is BaluPi's own (``balupi.services.nas.notices``), one implementation for
+sender and receiver; the tests check both against the real NAS's captured notices.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -25,35 +26,24 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from balupi.services.nas.notices import (
+    COMING_ONLINE_PATH,
+    GOING_OFFLINE_PATH,
+    sign_notice,
+)
 from balupi.sim.nas.health import CPU_MODEL, MEMORY_TOTAL_BYTES
 from balupi.sim.nas.state import NasState
 from balupi.sim.nas.timestamps import iso_z
 
 log = logging.getLogger(__name__)
 
-COMING_ONLINE_PATH = "/api/handshake/nas-coming-online"
-GOING_OFFLINE_PATH = "/api/handshake/nas-going-offline"
 COMING_ONLINE_TIMEOUT = 5.0
 GOING_OFFLINE_TIMEOUT = 10.0
-
-
-def canonical_json(body: Mapping[str, Any]) -> bytes:
-    """The serialisation the signature covers: sorted keys, ``,``/``:`` separators, ASCII."""
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
 
 
 def wire_json(body: Mapping[str, Any]) -> bytes:
     """The bytes BaluHost puts on the wire: httpx 0.27's ``json=`` encoding (``json.dumps``)."""
     return json.dumps(body).encode()
-
-
-def sign_notice(
-    secret: str, method: str, path: str, timestamp: str, body: Mapping[str, Any] | None
-) -> str:
-    """``X-Balupi-Signature`` for one notice: lowercase hex HMAC-SHA256."""
-    body_hash = hashlib.sha256(canonical_json(body) if body is not None else b"").hexdigest()
-    message = f"{method.upper()}:{path}:{timestamp}:{body_hash}"
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
 class LifecycleNotifier:

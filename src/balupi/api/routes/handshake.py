@@ -1,0 +1,98 @@
+"""``/api/handshake/*``: the NAS's signed lifecycle notices, and what the Pi knows from them.
+
+The two POSTs are called by the NAS itself, signed with ``NAS_HANDSHAKE_SECRET`` (nas-api.md
+§5.1); they carry no user token. Every refusal is ``401 {"detail": …}`` (413 for an oversized
+body, 503 while no secret is configured, so the NAS's log tells the operator what to fix).
+The answers carry what the real NAS logs: ``inbox_flushed`` / ``files_transferred`` and
+``dns_switched``, honestly false and 0 because BaluPi has no inbox and switches no DNS.
+
+``status`` and ``snapshot`` are what the NAS web client's Pi build reads; they need a user's
+token, as on the upstream Pi (the snapshot lists the NAS's user names).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from balupi.api.deps import CurrentUser, ServicesDep
+from balupi.services.nas.notices import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    LifecycleNotices,
+    NoticeKind,
+    NoticeReceipt,
+    NoticeRejected,
+    NoticesDisabled,
+    NoticeTooLarge,
+)
+
+router = APIRouter(prefix="/api/handshake", tags=["handshake"])
+
+
+def get_lifecycle_notices(services: ServicesDep) -> LifecycleNotices:
+    return services.nas_notices
+
+
+NoticesDep = Annotated[LifecycleNotices, Depends(get_lifecycle_notices)]
+
+
+@router.post("/nas-coming-online")
+async def nas_coming_online(request: Request, notices: NoticesDep) -> dict[str, Any]:
+    receipt = await _receive(request, notices, NoticeKind.COMING_ONLINE)
+    return {
+        "acknowledged": True,
+        "nas_state": receipt.nas_state,
+        "inbox_flushed": False,
+        "files_transferred": 0,
+        "dns_switched": False,
+    }
+
+
+@router.post("/nas-going-offline")
+async def nas_going_offline(request: Request, notices: NoticesDep) -> dict[str, Any]:
+    receipt = await _receive(request, notices, NoticeKind.GOING_OFFLINE)
+    return {
+        "acknowledged": True,
+        "nas_state": receipt.nas_state,
+        "snapshot_stored": receipt.snapshot_stored,
+        "dns_switched": False,
+    }
+
+
+@router.get("/status")
+async def handshake_status(notices: NoticesDep, user: CurrentUser) -> dict[str, Any]:
+    return notices.status().as_dict()
+
+
+@router.get("/snapshot")
+async def handshake_snapshot(notices: NoticesDep, user: CurrentUser) -> dict[str, Any]:
+    stored = notices.snapshot
+    if stored is None:
+        raise HTTPException(404, "No snapshot received from the NAS yet")
+    return stored.snapshot
+
+
+async def _receive(request: Request, notices: LifecycleNotices, kind: NoticeKind) -> NoticeReceipt:
+    try:
+        return await notices.receive(
+            kind,
+            method=request.method,
+            path=request.url.path,
+            timestamp=request.headers.get(TIMESTAMP_HEADER),
+            signature=request.headers.get(SIGNATURE_HEADER),
+            body=request.stream(),
+            declared_length=_content_length(request),
+        )
+    except NoticesDisabled as exc:
+        raise HTTPException(503, str(exc)) from None
+    except NoticeTooLarge as exc:
+        raise HTTPException(413, str(exc)) from None
+    except NoticeRejected as exc:
+        raise HTTPException(401, str(exc)) from None
+
+
+def _content_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
