@@ -1,8 +1,12 @@
 """The pass-through: BaluPi in front of a NAS, over real HTTP on loopback.
 
-Most tests run BaluPi (Uvicorn) in front of the NAS emulator. Header, redirect and disconnect
-details are checked against a small echo NAS whose answers the test controls. The memory tests
-run the emulator in a child process, so the RSS measured is BaluPi's (and its client's) alone.
+BaluPi serves most of the NAS's file routes itself, so these tests use paths it passes on: the
+NAS emulator's ``/api/system/*``, ``/api/mobile/token/generate`` and ``/api/api-keys``; an echo
+NAS (in-process, its answers chosen by the test) for methods, headers, bodies, redirects and
+disconnects; the guard against deletes of the storage root is checked on the service, because
+BaluPi's files router now answers every ``/api/files`` delete before the catch-all. The memory
+tests run a bulk-body NAS stand-in in a child process, so the RSS measured is BaluPi's (and its
+client's) alone.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import hashlib
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -19,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -26,22 +32,28 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from balupi.app import create_app
+from balupi.clock import SystemClock
 from balupi.config import Settings
 from balupi.db.models import NasState
+from balupi.errors import ForwardRefused
 from balupi.server import running_server
 from balupi.services.container import Services
-from balupi.services.nas.link import LinkTiming
+from balupi.services.nas.client import NasClient
+from balupi.services.nas.history import LinkHistory
+from balupi.services.nas.link import LinkTiming, NasLink
 from balupi.services.nas.passthrough import (
     ForwardRequest,
+    NasPassThrough,
     WakePolicy,
     forward_headers,
     path_delete_target,
     storage_path,
     strip_hop_by_hop,
 )
-from balupi.sim.measure import PeakRss, nas_emulator_process
+from balupi.services.nas.wake import NasWaker
+from balupi.sim.measure import PeakRss, bulk_nas_process
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
-from tests.nas.conftest import wait_for
+from tests.nas.conftest import FakeNas, wait_for
 
 ADMIN = ("admin", "DevMode2024")  # the emulator's default users
 MARIA = ("maria", "maria-password")
@@ -117,13 +129,6 @@ async def admin(nas: NasEmulator) -> dict[str, str]:
     return await login(nas.api_url, ADMIN)
 
 
-def put_file(nas: NasEmulator, rel: str, data: bytes) -> Path:
-    path = nas.config.storage / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
 async def fall_asleep(pi: Pi, nas: NasEmulator, *, suspend: bool) -> None:
     """The plug reports standby, so the Pi believes the NAS asleep. Without ``suspend`` the NAS
     still answers HTTP, as a soft-sleeping BaluHost does: any request would reach (and wake) it."""
@@ -142,81 +147,51 @@ def assert_not_awake_answer(response: httpx.Response) -> None:
     assert response.json()["retry_after"] == retry_after
 
 
-# -- while the NAS is online: everything passes through ---------------------------------------
+# -- while the NAS is online: what BaluPi does not serve passes through -----------------------
+
+TOKEN_PATH = "/api/mobile/token/generate"  # a phone's QR code, made on the NAS: interactive
 
 
-async def test_a_download_passes_through_with_the_nas_headers_and_body(
-    pi: Pi, nas: NasEmulator, admin: dict[str, str]
+async def test_a_get_passes_through_with_the_nas_status_headers_and_body(
+    pi: Pi, nas: NasEmulator
 ) -> None:
-    data = os.urandom(300_000)
-    put_file(nas, "Shared/photos/beach day.jpg", data)
-    target = "/api/files/download/Shared%2Fphotos/beach%20day.jpg"
-    direct = await pi.http.get(f"{nas.api_url}{target}", headers=admin)
-    response = await pi.http.get(target, headers=admin)
-    assert response.status_code == 200
-    assert response.content == data
-    for name in (
-        "content-length",
-        "content-type",
-        "content-disposition",
-        "accept-ranges",
-        "etag",
-        "last-modified",
-        "x-frame-options",
-    ):
+    direct = await pi.http.get(f"{nas.api_url}/api/system/mode")
+    response = await pi.http.get("/api/system/mode")
+    assert (response.status_code, response.content) == (200, direct.content)
+    for name in ("content-length", "content-type", "x-frame-options", "referrer-policy", "vary"):
         assert response.headers.get_list(name) == direct.headers.get_list(name), name
     assert response.headers.get_list("x-api-version") == ["1"]  # the Pi's and the NAS's: one
     assert len(response.headers.get_list("date")) == 1
 
 
-async def test_query_strings_reach_the_nas(pi: Pi, nas: NasEmulator, admin: dict[str, str]) -> None:
-    put_file(nas, "Shared/a/one.txt", b"1")
-    response = await pi.http.get("/api/files/list?path=Shared%2Fa", headers=admin)
+async def test_a_post_with_a_query_string_passes_through(pi: Pi, admin: dict[str, str]) -> None:
+    response = await pi.http.post(
+        f"{TOKEN_PATH}?device_name=Pixel%208&token_validity_days=45", headers=admin
+    )
     assert response.status_code == 200
-    assert [item["path"] for item in response.json()["files"]] == ["Shared/a/one.txt"]
-
-
-async def test_post_put_and_delete_pass_through(
-    pi: Pi, nas: NasEmulator, admin: dict[str, str]
-) -> None:
-    storage = nas.config.storage
-    created = await pi.http.post(
-        "/api/files/folder", json={"path": "Shared", "name": "docs"}, headers=admin
-    )
-    assert (created.status_code, created.json()) == (200, {"message": "Folder created"})
-    put_file(nas, "Shared/note.txt", b"hello")
-    moved = await pi.http.put(
-        "/api/files/move",
-        json={"source_path": "Shared/note.txt", "target_path": "Shared/docs"},
-        headers=admin,
-    )
-    assert (moved.status_code, moved.json()) == (200, {"message": "Moved"})
-    renamed = await pi.http.put(
-        "/api/files/rename",
-        json={"old_path": "Shared/docs/note.txt", "new_name": "memo.txt"},
-        headers=admin,
-    )
-    assert (renamed.status_code, renamed.json()) == (200, {"message": "Renamed"})
-    assert (storage / "Shared/docs/memo.txt").read_bytes() == b"hello"
-    deleted = await pi.http.delete("/api/files/Shared/docs/memo.txt", headers=admin)
-    assert (deleted.status_code, deleted.json()) == (200, {"message": "Deleted"})
-    assert not (storage / "Shared/docs/memo.txt").exists()
+    body = response.json()
+    assert body["token"].startswith("reg_")
+    assert body["device_token_validity_days"] == 45
 
 
 async def test_nas_errors_pass_through_unchanged(
     pi: Pi, nas: NasEmulator, admin: dict[str, str]
 ) -> None:
     maria = await login(nas.api_url, MARIA)
-    missing = await pi.http.get("/api/files/download/Shared/nothing.txt", headers=admin)
-    assert (missing.status_code, missing.json()) == (404, {"detail": "File not found"})
-    anonymous = await pi.http.get("/api/files/list?path=Shared")
+    key = {"name": "backup script", "target_user_id": 2}
+    anonymous = await pi.http.post("/api/api-keys", json=key)
     assert anonymous.status_code == 401
-    jailed = await pi.http.get("/api/files/list?path=admin", headers=maria)
-    assert (jailed.status_code, jailed.json()) == (403, {"detail": "Access denied"})
-    invalid = await pi.http.put("/api/files/rename", json={}, headers=admin)
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    not_admin = await pi.http.post("/api/api-keys", json=key, headers=maria)
+    assert not_admin.status_code == 403
+    invalid = await pi.http.post("/api/api-keys", json={}, headers=admin)
     assert invalid.status_code == 422
-    head = await pi.http.head("/api/files/download/Shared/nothing.txt", headers=admin)
-    assert head.status_code == 405
+    assert invalid.json()["detail"][0]["type"] == "missing"
+    missing = await pi.http.post("/api/api-keys", json={**key, "target_user_id": 99}, headers=admin)
+    assert (missing.status_code, missing.json()) == (404, {"detail": "Target user not found"})
+    created = await pi.http.post("/api/api-keys", json=key, headers=admin)
+    assert created.status_code == 201
+    assert created.json()["key"].startswith("balu_")
 
 
 async def test_routes_the_pi_serves_win_and_other_methods_pass_through(
@@ -241,12 +216,10 @@ class EndlessDownload:
     """An ASGI endpoint that sends chunks until its client (the Pi) goes away."""
 
     def __init__(self) -> None:
-        self.started = asyncio.Event()
         self.client_gone = asyncio.Event()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
-        self.started.set()
 
         async def watch() -> None:
             while (await receive())["type"] != "http.disconnect":
@@ -267,9 +240,11 @@ class EchoNas:
 
 
 async def echo(request: Request) -> Response:
+    """What the NAS received, answered with the status the query asks for (``?status=``)."""
     body = await request.body()
     response = JSONResponse(
-        {
+        status_code=int(request.query_params.get("status", "200")),
+        content={
             "method": request.method,
             "raw_path": request.scope["raw_path"].decode(),
             "query": request.scope["query_string"].decode(),
@@ -321,6 +296,24 @@ def headers_of(echoed: httpx.Response) -> dict[str, list[str]]:
     for name, value in echoed.json()["headers"]:
         seen.setdefault(name, []).append(value)
     return seen
+
+
+@pytest.mark.parametrize(
+    ("method", "status"),
+    [("GET", 200), ("POST", 201), ("PUT", 409), ("PATCH", 422), ("DELETE", 404), ("OPTIONS", 204)],
+)
+async def test_every_method_passes_through_with_its_status_and_body(
+    echo_pi: Pi, method: str, status: int
+) -> None:
+    payload = b"" if method in ("GET", "OPTIONS") else b'{"name": "x"}'
+    response = await echo_pi.http.request(
+        method, f"/api/echo/items/7?status={status}", content=payload or None
+    )
+    assert response.status_code == status
+    if status != 204:  # a 204 has no body to compare
+        echoed = response.json()
+        assert echoed["method"] == method
+        assert echoed["body_sha256"] == hashlib.sha256(payload).hexdigest()
 
 
 async def test_request_headers_lose_hop_by_hop_ones_and_gain_forwarded_for(
@@ -413,16 +406,10 @@ async def test_a_client_that_leaves_closes_the_nas_stream(echo_pi: Pi, echo_nas:
         await echo_nas.endless.client_gone.wait()
 
 
-# -- redirects and deletes of the storage root, against the emulator --------------------------
-
-
-async def test_the_nas_trailing_slash_redirect_is_followed_for_reads(
-    pi: Pi, admin: dict[str, str]
-) -> None:
-    # The NAS answers GET /api/files with 307 to /api/files/, its DELETE-only catch-all.
-    response = await pi.http.get("/api/files?path=Shared", headers=admin)
-    assert response.status_code == 405
-
+# -- deletes of the storage root: refused by the service before anything is sent -------------
+#
+# Through BaluPi these paths reach its files router, not the catch-all; the guard stays for any
+# delete that does get here, so it is checked on the service with a NAS that counts requests.
 
 ROOT_DELETES: list[tuple[str, str, dict[str, str] | None]] = [
     ("DELETE", "/api/files?path=Shared", None),  # BaluDesk's delete: 307 → "" on the NAS
@@ -439,31 +426,64 @@ ROOT_DELETES: list[tuple[str, str, dict[str, str] | None]] = [
 ]
 
 
+@pytest.fixture
+async def passthrough(
+    sessions: async_sessionmaker[AsyncSession], fake_nas: FakeNas
+) -> AsyncIterator[NasPassThrough]:
+    """The service over an online ``NasLink`` whose NAS (``fake_nas``) records every request."""
+    clock = SystemClock()
+    async with NasClient("http://nas.test", transport=fake_nas.transport) as client:
+        link = NasLink(client, LinkHistory(sessions), clock)
+        await link.start()
+        await wait_for(lambda: link.state is NasState.ONLINE)
+        yield NasPassThrough(link, NasWaker(link, None, clock), WakePolicy())
+        await link.stop()
+
+
+def forward(method: str, target: str, body: dict[str, str] | None) -> ForwardRequest:
+    async def content(data: bytes) -> AsyncIterator[bytes]:
+        yield data
+
+    raw = None if body is None else json.dumps(body).encode()
+    return ForwardRequest(method, target, [], body=None if raw is None else content(raw))
+
+
 async def test_a_delete_of_the_storage_root_is_never_forwarded(
-    pi: Pi, nas: NasEmulator, admin: dict[str, str]
+    passthrough: NasPassThrough, fake_nas: FakeNas
 ) -> None:
-    keep = put_file(nas, "Shared/keep.txt", b"precious")
-    nas.nas.reset_counters()
-    for method, path, body in ROOT_DELETES:
-        response = await pi.http.request(method, path, json=body, headers=admin)
-        assert response.status_code == 400, (method, path, body)
-        assert "delete" in response.json()["detail"]
-    assert nas.nas.requests_served == 0
-    assert keep.read_bytes() == b"precious"
+    sent = len(fake_nas.requests)
+    for method, target, body in ROOT_DELETES:
+        with pytest.raises(ForwardRefused) as refused:
+            await passthrough.open(forward(method, target, body))
+        assert refused.value.status_code == 400, (method, target, body)
+    assert len(fake_nas.requests) == sent
 
 
-async def test_a_delete_with_a_path_in_its_body_passes_through(
-    pi: Pi, nas: NasEmulator, admin: dict[str, str]
+@pytest.mark.parametrize(
+    ("method", "target", "body"),
+    [
+        ("DELETE", "/api/files/Shared/old.txt", None),
+        ("DELETE", "/api/files/raw/Shared/old.txt", None),
+        ("POST", "/api/files/delete", {"path": "Shared/old.txt"}),
+    ],
+)
+async def test_a_delete_that_names_a_path_is_forwarded_with_its_body(
+    passthrough: NasPassThrough,
+    fake_nas: FakeNas,
+    method: str,
+    target: str,
+    body: dict[str, str] | None,
 ) -> None:
-    gone = put_file(nas, "Shared/old.txt", b"x")
-    response = await pi.http.post(
-        "/api/files/delete", json={"path": "Shared/old.txt"}, headers=admin
-    )
-    assert (response.status_code, response.json()) == (200, {"message": "Deleted"})
-    assert not gone.exists()
+    stream = await passthrough.open(forward(method, target, body))
+    await stream.aclose()
+    sent = fake_nas.requests[-1]
+    assert (sent.method, sent.url.path) == (method, target)
+    assert sent.content == (b"" if body is None else json.dumps(body).encode())
 
 
 # -- while the NAS is not online ---------------------------------------------------------------
+
+QR_TOKEN = f"{TOKEN_PATH}?device_name=Pixel"
 
 
 async def test_asleep_requests_that_may_not_wake_it_get_503_and_send_the_nas_nothing(
@@ -472,14 +492,10 @@ async def test_asleep_requests_that_may_not_wake_it_get_503_and_send_the_nas_not
     token = admin["Authorization"]
     not_waking = [
         ("GET", "/api/system/info", {"Authorization": token}),  # BaluApp, every 30 s
-        ("GET", "/api/monitoring/network/current", {"Authorization": token}),
-        ("POST", "/api/sync/changes", {"Authorization": token}),  # BaluDesk, every 30 s
-        (
-            "GET",
-            "/api/files/download/Shared/a.jpg",
-            {"Authorization": token, "X-Sync-Trigger": "auto"},
-        ),
-        ("GET", "/api/files/list?path=Shared", {}),  # no credentials
+        ("GET", "/api/system/sleep/status", {"Authorization": token}),
+        ("GET", "/api/monitoring/network/current", {"Authorization": token}),  # BaluDesk, 10 s
+        ("POST", QR_TOKEN, {"Authorization": token, "X-Sync-Trigger": "auto"}),
+        ("POST", QR_TOKEN, {}),  # no credentials
     ]
     await fall_asleep(pi, nas, suspend=False)  # soft sleep: a request would reach it
     for method, path, headers in not_waking:
@@ -498,7 +514,7 @@ async def test_waking_on_requests_can_be_turned_off(
         nas.api_url, nas_mac=nas.config.mac, wol_port=nas.wol_port, wake_on_request=False
     ) as pi:
         await fall_asleep(pi, nas, suspend=False)
-        response = await pi.http.get("/api/files/list?path=Shared", headers=admin)
+        response = await pi.http.post(QR_TOKEN, headers=admin)
         assert_not_awake_answer(response)
         assert pi.services.nas_waker.packets_sent == 0
         assert nas.nas.requests_served == 0
@@ -507,10 +523,10 @@ async def test_waking_on_requests_can_be_turned_off(
 async def test_an_interactive_request_wakes_the_nas_and_completes(
     pi: Pi, nas: NasEmulator, admin: dict[str, str]
 ) -> None:
-    put_file(nas, "Shared/report.pdf", b"%PDF")
     await fall_asleep(pi, nas, suspend=True)
-    response = await pi.http.get("/api/files/download/Shared/report.pdf", headers=admin)
-    assert (response.status_code, response.content) == (200, b"%PDF")
+    response = await pi.http.post(QR_TOKEN, headers=admin)
+    assert response.status_code == 200
+    assert response.json()["token"].startswith("reg_")
     assert nas.status()["wol_wakeups"] == 1  # a real magic packet, heard by the NAS
     assert pi.link_state is NasState.ONLINE
 
@@ -519,9 +535,7 @@ async def test_twenty_requests_at_once_send_one_magic_packet(
     pi: Pi, nas: NasEmulator, admin: dict[str, str]
 ) -> None:
     await fall_asleep(pi, nas, suspend=True)
-    responses = await asyncio.gather(
-        *(pi.http.get("/api/files/list?path=Shared", headers=admin) for _ in range(20))
-    )
+    responses = await asyncio.gather(*(pi.http.post(QR_TOKEN, headers=admin) for _ in range(20)))
     assert [r.status_code for r in responses] == [200] * 20
     assert pi.services.nas_waker.packets_sent == 1
     assert (nas.status()["wol_datagrams"], nas.status()["wol_wakeups"]) == (1, 1)
@@ -538,11 +552,10 @@ async def test_a_nas_still_booting_after_the_wait_gets_503_then_serves(
         wake_wait_seconds=0.01,  # shorter than the emulator's 0.3 s boot
     ) as pi:
         await fall_asleep(pi, nas, suspend=True)
-        response = await pi.http.get("/api/files/list?path=Shared", headers=admin)
-        assert_not_awake_answer(response)
+        assert_not_awake_answer(await pi.http.post(QR_TOKEN, headers=admin))
         assert pi.link_state is NasState.WAKING
         await wait_for(lambda: pi.link_state is NasState.ONLINE)
-        assert (await pi.http.get("/api/files/list?path=Shared", headers=admin)).status_code == 200
+        assert (await pi.http.post(QR_TOKEN, headers=admin)).status_code == 200
         assert pi.services.nas_waker.packets_sent == 1
 
 
@@ -552,15 +565,14 @@ async def test_a_nas_that_does_not_answer_gets_503_and_the_link_checks_at_once(
     link = pi.services.nas_link
     link.timing = LinkTiming(first_retry=0.01, max_retry=0.02)  # no 2-4-8 s backoff in a test
     await nas.sleep()  # gone without a word: the link still believes it online
-    response = await pi.http.get("/api/files/list?path=Shared", headers=admin)
-    assert_not_awake_answer(response)
+    assert_not_awake_answer(await pi.http.post(QR_TOKEN, headers=admin))
     await wait_for(lambda: link.state is NasState.SLEEPING)
 
 
 async def test_without_a_nas_configured_other_paths_are_not_found(settings: Settings) -> None:
     app = create_app(settings)
     async with running_server(app) as server, httpx.AsyncClient(base_url=server.url) as http:
-        response = await http.get("/api/files/list", headers={"Authorization": "Bearer t"})
+        response = await http.post(QR_TOKEN, headers={"Authorization": "Bearer t"})
     assert (response.status_code, response.json()) == (404, {"detail": "Not Found"})
 
 
@@ -681,35 +693,18 @@ def test_forwarded_headers_ask_for_no_encoding_the_client_did_not() -> None:
 # -- memory: big bodies stream through without being held -------------------------------------
 
 
-@dataclass(frozen=True)
-class SeparateNas:
-    url: str
-    storage: Path
-    auth: dict[str, str]
-
-
 @pytest.fixture(scope="module")
-def separate_nas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeparateNas]:
-    """The emulator in a child process, so this process's RSS is BaluPi's (and its client's)."""
-    storage = tmp_path_factory.mktemp("nas")
-    with nas_emulator_process(storage) as child:
-        token = httpx.post(
-            f"{child.api_url}/api/auth/login", json={"username": ADMIN[0], "password": ADMIN[1]}
-        ).json()["access_token"]
-        yield SeparateNas(child.api_url, storage, {"Authorization": f"Bearer {token}"})
+def bulk_nas() -> Iterator[str]:
+    """The bulk-body NAS stand-in in a child process: this process's RSS is BaluPi's (and its
+    client's) alone, and its ``/api/bench/*`` paths take BaluPi's pass-through."""
+    with bulk_nas_process() as child:
+        yield child.url
 
 
-def sparse_file(path: Path, size: int) -> Path:
-    """A file of ``size`` zero bytes made at once, without using the disk (what truncate does)."""
-    with path.open("wb") as handle:
-        handle.truncate(size)
-    return path
-
-
-async def download(http: httpx.AsyncClient, path: str, headers: dict[str, str]) -> int:
+async def download(http: httpx.AsyncClient, path: str) -> int:
     """Stream ``path`` and throw the bytes away; how many arrived."""
     received = 0
-    async with http.stream("GET", path, headers=headers) as response:
+    async with http.stream("GET", path) as response:
         assert response.status_code == 200
         async for chunk in response.aiter_raw():
             received += len(chunk)
@@ -724,51 +719,37 @@ async def measured(transfer: Awaitable[Any]) -> tuple[Any, PeakRss]:
     return result, rss
 
 
+# The upload runs first: heap a 500 MB download had freed could hide a buffered 50 MB body.
 @pytest.mark.slow
-async def test_a_500_mb_download_passes_through_within_30_mb_of_idle_rss(
-    make_pi: PiFactory, separate_nas: SeparateNas
+async def test_a_50_mb_multipart_upload_is_streamed_not_buffered(
+    make_pi: PiFactory, bulk_nas: str, tmp_path: Path
 ) -> None:
-    size = 500 * MB
-    sparse_file(separate_nas.storage / "Shared/big.bin", size)
-    sparse_file(separate_nas.storage / "Shared/warm.bin", 8 * MB)
-    async with make_pi(separate_nas.url) as pi:
-        await download(pi.http, "/api/files/download/Shared/warm.bin", separate_nas.auth)
-        received, rss = await measured(
-            download(pi.http, "/api/files/download/Shared/big.bin", separate_nas.auth)
-        )
-    assert received == size
+    source = tmp_path / "video.bin"
+    with source.open("wb") as handle:
+        handle.truncate(50 * MB)  # sparse: made at once, read back as zeros
+    async with make_pi(bulk_nas) as pi:
+        await pi.http.post("/api/bench/sink", content=b"warm up")
+        with source.open("rb") as handle:
+            response, rss = await measured(
+                pi.http.post(
+                    "/api/bench/sink",
+                    data={"path": "Shared"},
+                    files={"file": ("video.bin", handle, "application/octet-stream")},
+                )
+            )
+    assert response.status_code == 200
+    assert response.json()["received"] == int(response.request.headers["content-length"])
+    assert response.json()["received"] > 50 * MB
     assert rss.delta < RSS_BUDGET, f"RSS rose {rss.delta / MB:.1f} MB above idle"
 
 
 @pytest.mark.slow
-async def test_a_50_mb_upload_is_streamed_not_buffered(
-    make_pi: PiFactory, separate_nas: SeparateNas
+async def test_a_500_mb_download_passes_through_within_30_mb_of_idle_rss(
+    make_pi: PiFactory, bulk_nas: str
 ) -> None:
-    # BaluPi takes multipart uploads (POST /api/files/upload) itself; the NAS's chunked upload
-    # passes through, and its chunk is one raw POST body of any size (nas-api.md §3.5).
-    size = 50 * MB
-    auth = separate_nas.auth
-
-    async def zeros() -> AsyncIterator[bytes]:
-        for _ in range(size // MB):
-            yield bytes(MB)
-
-    async with make_pi(separate_nas.url) as pi:
-        init = await pi.http.post(
-            "/api/files/upload/chunked/init",
-            json={"filename": "video.bin", "total_size": size, "target_path": "Shared"},
-            headers=auth,
-        )
-        chunks = f"/api/files/upload/chunked/{init.json()['upload_id']}"
-        response, rss = await measured(
-            pi.http.post(
-                f"{chunks}/chunk?chunk_index=0",
-                content=zeros(),
-                headers={**auth, "Content-Length": str(size)},
-            )
-        )
-        assert (response.status_code, response.json()) == (200, {"received_bytes": size})
-        completed = await pi.http.post(f"{chunks}/complete", headers=auth)
-    assert completed.json() == {"path": "Shared/video.bin", "size": size}
-    assert (separate_nas.storage / "Shared/video.bin").stat().st_size == size
+    size = 500 * MB
+    async with make_pi(bulk_nas) as pi:
+        await download(pi.http, f"/api/bench/blob?size={8 * MB}")  # warm up
+        received, rss = await measured(download(pi.http, f"/api/bench/blob?size={size}"))
+    assert received == size
     assert rss.delta < RSS_BUDGET, f"RSS rose {rss.delta / MB:.1f} MB above idle"

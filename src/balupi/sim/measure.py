@@ -1,36 +1,53 @@
-"""Measuring BaluPi against the simulated home: the NAS emulator in its own process, peak RSS.
+"""Measuring BaluPi against the simulated home: servers in their own processes, peak RSS.
 
-A memory figure of BaluPi taken while the emulator runs in the same process would include the
-emulator's side of every transfer; with ``nas_emulator_process`` it is BaluPi's alone. The child
-picks free ports, read from the banner it prints; its output goes to a file (a pipe nobody reads
-would fill up and stall it). ``PeakRss`` samples a process's resident set from a thread, so it
-keeps sampling while the event loop is busy moving bytes.
+A memory figure of BaluPi taken while the NAS side runs in the same process would include that
+side of every transfer; with the NAS in a child process it is BaluPi's alone. Two children:
 
-    with nas_emulator_process(storage) as nas, PeakRss(os.getpid()) as rss:
-        ...  # transfer through BaluPi
+* ``nas_emulator_process``: ``balupi sim nas``, the BaluHost emulator;
+* ``bulk_nas_process``: ``python -m balupi.sim.measure``, a NAS stand-in that sends and swallows
+  bodies of any size on paths BaluPi never serves itself (``/api/bench/*``), so they take the
+  pass-through; the emulator's big bodies (downloads, uploads) are BaluPi's own routes.
+
+Each child picks free ports, read from the banner it prints; its output goes to a file (a pipe
+nobody reads would fill up and stall it). ``PeakRss`` samples a process's resident set from a
+thread, so it keeps sampling while the event loop is busy moving bytes.
+
+    with bulk_nas_process() as nas, PeakRss(os.getpid()) as rss:
+        ...  # GET {pi}/api/bench/blob?size=…
     rss.peak - rss.baseline
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import contextlib
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
 import psutil
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 
-_BANNER = re.compile(
+from balupi.server import running_server
+
+_EMULATOR_BANNER = re.compile(
     r"API (?P<api>\S+)\s+control (?P<control>\S+)\s+WoL udp://[^:\s]+:(?P<wol>\d+)"
 )
+_BULK_BANNER = re.compile(r"Bulk NAS: (?P<url>\S+)")
+_ZEROS = bytes(256 * 1024)  # one buffer, sent again and again: the stand-in allocates nothing
 
 
 @dataclass(frozen=True)
@@ -39,6 +56,12 @@ class EmulatorProcess:
     api_url: str
     control_url: str
     wol_port: int
+
+
+@dataclass(frozen=True)
+class BulkNasProcess:
+    pid: int
+    url: str
 
 
 @contextlib.contextmanager
@@ -50,24 +73,39 @@ def nas_emulator_process(
     ``flags`` are further options (``--boot-seconds=1`` …). Fails with the child's output if it
     does not print its banner in time.
     """
-    command = [
-        sys.executable,
-        "-m",
-        "balupi",
-        "sim",
-        "nas",
-        "--port=0",
-        "--control-port=0",
-        "--wol-port=0",
-        f"--storage={storage}",
-        *flags,
-    ]
+    command = ["-m", "balupi", "sim", "nas", "--port=0", "--control-port=0", "--wol-port=0"]
+    with _child([*command, f"--storage={storage}", *flags], _EMULATOR_BANNER, start_timeout) as (
+        pid,
+        found,
+    ):
+        yield EmulatorProcess(pid, found["api"], found["control"], int(found["wol"]))
+
+
+@contextlib.contextmanager
+def bulk_nas_process(start_timeout: float = 30.0) -> Iterator[BulkNasProcess]:
+    """Run the bulk-body NAS stand-in on a free loopback port until the block ends."""
+    with _child(["-m", "balupi.sim.measure"], _BULK_BANNER, start_timeout) as (pid, found):
+        yield BulkNasProcess(pid, found["url"])
+
+
+@contextlib.contextmanager
+def _child(
+    arguments: Sequence[str], banner: re.Pattern[str], timeout: float
+) -> Iterator[tuple[int, re.Match[str]]]:
+    """``python <arguments>`` until the block ends (SIGTERM: a graceful stop); its banner."""
     with tempfile.TemporaryFile(mode="w+") as output:
-        child = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, text=True)
+        child = subprocess.Popen(
+            [sys.executable, *arguments], stdout=output, stderr=subprocess.STDOUT, text=True
+        )
         try:
-            yield _wait_for_banner(child, output, start_timeout)
+            deadline = time.monotonic() + timeout
+            while not (found := banner.search(_read_all(output))):
+                if child.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{' '.join(arguments)} did not start:\n{_read_all(output)}")
+                time.sleep(0.05)
+            yield child.pid, found
         finally:
-            child.terminate()  # SIGTERM: the emulator's graceful stop
+            child.terminate()
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -75,24 +113,70 @@ def nas_emulator_process(
                 child.wait()
 
 
-def _wait_for_banner(
-    child: subprocess.Popen[str], output: IO[str], timeout: float
-) -> EmulatorProcess:
-    deadline = time.monotonic() + timeout
-    while True:
-        output.seek(0)
-        text = output.read()
-        found = _BANNER.search(text)
-        if found:
-            return EmulatorProcess(
-                pid=child.pid,
-                api_url=found["api"],
-                control_url=found["control"],
-                wol_port=int(found["wol"]),
-            )
-        if child.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"balupi sim nas did not start:\n{text}")
-        time.sleep(0.05)
+def _read_all(output: IO[str]) -> str:
+    output.seek(0)
+    return output.read()
+
+
+# -- the bulk-body NAS stand-in -----------------------------------------------------------------
+
+
+async def _health(request: Request) -> Response:
+    return JSONResponse({"status": "ok", "version": "bulk"})
+
+
+async def _blob(request: Request) -> Response:
+    """``size`` zero bytes with a ``Content-Length``, as a NAS sends a file."""
+    size = int(request.query_params.get("size", "0"))
+
+    async def zeros() -> AsyncIterator[bytes]:
+        remaining = size
+        while remaining > 0:
+            piece = _ZEROS if remaining >= len(_ZEROS) else _ZEROS[:remaining]
+            remaining -= len(piece)
+            yield piece
+
+    return StreamingResponse(
+        zeros(), media_type="application/octet-stream", headers={"Content-Length": str(size)}
+    )
+
+
+async def _sink(request: Request) -> Response:
+    """Reads the request body as it arrives and says how many bytes came."""
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+    return JSONResponse({"received": received})
+
+
+def bulk_nas_app() -> Starlette:
+    """``GET /api/health``, ``GET /api/bench/blob?size=N``, ``POST /api/bench/sink``."""
+    return Starlette(
+        routes=[
+            Route("/api/health", _health),
+            Route("/api/bench/blob", _blob),
+            Route("/api/bench/sink", _sink, methods=["POST", "PUT"]),
+        ]
+    )
+
+
+async def _serve_bulk_nas(host: str, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with running_server(bulk_nas_app(), host=host, port=port) as server:
+        print(f"Bulk NAS: {server.url}", flush=True)
+        await stop.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="A NAS stand-in for transfer measurements.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port (default)")
+    args = parser.parse_args(argv)
+    asyncio.run(_serve_bulk_nas(args.host, args.port))
+    return 0
 
 
 class PeakRss:
@@ -137,3 +221,7 @@ class PeakRss:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             self.sample()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
