@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import anyio
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.clock import Clock
@@ -125,17 +125,33 @@ class SyncWorker:
             self.kick()
 
     async def _run(self) -> None:
+        wait = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.settings.idle_pass_seconds):
+                async with asyncio.timeout(wait):
                     await self._wanted.wait()
             self._wanted.clear()
+            wait = self.settings.idle_pass_seconds
             if self._link.state is not NasState.ONLINE:
                 continue  # never wake or poll a sleeping NAS for the queue
             try:
                 await self.run_pass()
+                wait = await self._seconds_to_next_retry()
             except Exception:
                 log.exception("sync pass failed")
+
+    async def _seconds_to_next_retry(self) -> float:
+        """Until the earliest failed entry is due again (at most ``idle_pass_seconds``)."""
+        async with self._sessions() as session:
+            due = await session.scalar(
+                select(func.min(UploadQueueEntry.next_attempt_at)).where(
+                    UploadQueueEntry.status == QueueStatus.FAILED
+                )
+            )
+        if due is None:
+            return self.settings.idle_pass_seconds
+        seconds = (due - self._clock.now()).total_seconds()
+        return min(max(seconds, 0.05), self.settings.idle_pass_seconds)
 
     async def run_pass(self) -> int:
         """Push everything due now, in order; returns how many entries reached a final state."""
