@@ -93,6 +93,9 @@ class UploadQueueEntry(CreatedUpdatedMixin, Base):
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     synced_at: Mapped[datetime | None]
+    # When the last push began: a remote file changed after it may be this push's own partial
+    # write (cut short by a crash or a vanished NAS), not another client's edit.
+    push_started_at: Mapped[datetime | None]
 
 
 class SyncLogEntry(Base):

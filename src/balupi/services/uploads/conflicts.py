@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +39,8 @@ class ConflictDecision(enum.Enum):
 
 
 PolicyLookup = Callable[[str], Awaitable[ConflictPolicy]]
+# How far the NAS's clock may run behind the Pi's before a push's own write looks older.
+CLOCK_SKEW = timedelta(seconds=2)
 
 
 async def default_policy(path: str) -> ConflictPolicy:
@@ -77,9 +79,15 @@ class Conflicts:
 
     @staticmethod
     def changed_remotely(entry: UploadQueueEntry, remote: RemoteFile) -> bool:
+        modified = _parse(remote.modified_at)
+        if (
+            entry.push_started_at is not None
+            and modified is not None
+            and modified >= entry.push_started_at - CLOCK_SKEW
+        ):
+            return False  # written since our own push began: the remains of that push
         if entry.base_checksum is not None:
             return remote.checksum != entry.base_checksum
-        modified = _parse(remote.modified_at)
         return modified is not None and modified > entry.created_at
 
     async def before_upload(

@@ -208,6 +208,63 @@ class UploadQueue:
             )
             return int(getattr(result, "rowcount", 0) or 0)
 
+    async def add_mutation(
+        self,
+        owner_id: str,
+        owner_name: str,
+        operation: QueueOperation,
+        target: str,
+        *,
+        source: str | None = None,
+    ) -> int:
+        """Keep a folder, delete, rename or move made while the NAS slept, in order."""
+        async with self._sessions.begin() as session:
+            await _ensure_user(session, owner_id, owner_name)
+            row = UploadQueueEntry(
+                operation=operation,
+                status=QueueStatus.PENDING,
+                owner_id=owner_id,
+                target_path=target,
+                source_path=source,
+            )
+            session.add(row)
+            await session.flush()
+            return row.id
+
+    async def folder_pending(self, path: str) -> bool:
+        """Whether a folder at ``path`` exists only as queued work (a mkdir, or uploads in it)."""
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(UploadQueueEntry.id)
+                .where(UploadQueueEntry.status.in_(OPEN_STATES))
+                .where(
+                    (
+                        (UploadQueueEntry.operation == QueueOperation.MKDIR)
+                        & (UploadQueueEntry.target_path == path)
+                    )
+                    | UploadQueueEntry.target_path.startswith(f"{path}/", autoescape=True)
+                )
+                .limit(1)
+            )
+        return found is not None
+
+    async def open_entries_touching(self, folder: str) -> list[UploadQueueEntry]:
+        """Open entries whose target or source is ``folder``, lies in it, or contains it; in
+        queue order (the order they are replayed over a listing and on the NAS)."""
+        query = select(UploadQueueEntry).where(UploadQueueEntry.status.in_(OPEN_STATES))
+        if folder:
+            prefix = f"{folder}/"
+            ancestors_and_self = [folder, *(folder[:i] for i, c in enumerate(folder) if c == "/")]
+            query = query.where(
+                UploadQueueEntry.target_path.startswith(prefix, autoescape=True)
+                | UploadQueueEntry.source_path.startswith(prefix, autoescape=True)
+                | UploadQueueEntry.target_path.in_(ancestors_and_self)
+                | UploadQueueEntry.source_path.in_(ancestors_and_self)
+            )
+        async with self._sessions() as session:
+            rows = await session.scalars(query.order_by(UploadQueueEntry.id))
+            return list(rows.all())
+
 
 async def _ensure_user(session: AsyncSession, user_id: str, username: str) -> None:
     """Queue rows reference ``users``; a user only known from a token may have no row yet."""

@@ -50,6 +50,18 @@ from balupi.services.uploads.tokens import OwnerTokens
 log = get_logger(__name__)
 
 RUNNABLE = (QueueStatus.PENDING, QueueStatus.FAILED)
+OPEN_STATES = (*RUNNABLE, QueueStatus.WAITING_FOR_AUTH, QueueStatus.CONFLICT)
+
+
+def _paths_of(entry: UploadQueueEntry) -> list[str]:
+    return [entry.target_path] + ([entry.source_path] if entry.source_path else [])
+
+
+def _overlap(a: str, b: str) -> bool:
+    """The same path, or one inside the other (a change to a folder touches what it holds)."""
+    return a == b or a.startswith(f"{b}/") or b.startswith(f"{a}/")
+
+
 Listener = Callable[[], Awaitable[None] | None]
 
 
@@ -92,6 +104,7 @@ class SyncWorker:
         self._remove_listener: Callable[[], None] | None = None
         self._synced_listeners: list[Callable[[UploadQueueEntry], Awaitable[None]]] = []
         self._pass_tasks: list[Callable[[], Awaitable[None]]] = []
+        self._failed_this_pass: list[UploadQueueEntry] = []
         self.passes = 0
 
     def add_pass_task(self, task: Callable[[], Awaitable[None]]) -> None:
@@ -156,6 +169,7 @@ class SyncWorker:
     async def run_pass(self) -> int:
         """Push everything due now, in order; returns how many entries reached a final state."""
         self.passes += 1
+        self._failed_this_pass = []
         done = 0
         while self._link.state is NasState.ONLINE:
             entries = await self._due_entries()
@@ -171,25 +185,43 @@ class SyncWorker:
         return done
 
     async def _due_entries(self) -> list[UploadQueueEntry]:
+        """Entries to push now, in order. An entry that is not due (failed and waiting for its
+        retry, held by a conflict, waiting for a token) holds back every later entry touching
+        the same path, so the NAS sees each path's changes in the order they were made."""
         now = self._clock.now()
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(UploadQueueEntry)
-                .where(UploadQueueEntry.status.in_(RUNNABLE))
-                .where(
-                    (UploadQueueEntry.next_attempt_at.is_(None))
-                    | (UploadQueueEntry.next_attempt_at <= now)
-                )
+                .where(UploadQueueEntry.status.in_(OPEN_STATES))
                 .order_by(UploadQueueEntry.id)
-                .limit(self.settings.batch)
+                .limit(self.settings.batch * 4)
             )
-            return list(rows.all())
+            entries = list(rows.all())
+        due: list[UploadQueueEntry] = []
+        held: list[str] = []
+        for entry in entries:
+            paths = _paths_of(entry)
+            ready = entry.status in RUNNABLE and (
+                entry.next_attempt_at is None or entry.next_attempt_at <= now
+            )
+            if not ready or any(_overlap(p, h) for p in paths for h in held):
+                held.extend(paths)
+            else:
+                due.append(entry)
+            if len(due) >= self.settings.batch:
+                break
+        return due
 
     async def _push_in_order(self, entries: list[UploadQueueEntry]) -> int:
-        """Uploads to distinct paths go up together; anything else waits for its turn."""
+        """Uploads to distinct paths go up together; anything else waits for its turn. An entry
+        that fails holds back the later entries of this pass that touch its path."""
         progressed = 0
         group: list[UploadQueueEntry] = []
         for entry in entries:
+            if any(
+                _overlap(p, f.target_path) for f in self._failed_this_pass for p in _paths_of(entry)
+            ):
+                continue
             parallel = entry.operation is QueueOperation.UPLOAD and all(
                 other.target_path != entry.target_path for other in group
             )
@@ -208,6 +240,9 @@ class SyncWorker:
         if not group:
             return 0
         outcomes = await asyncio.gather(*(self._push_one(entry) for entry in group))
+        for entry, outcome in zip(group, outcomes, strict=True):
+            if outcome.status is not QueueStatus.SYNCED:
+                self._failed_this_pass.append(entry)
         return sum(1 for outcome in outcomes if outcome.status is QueueStatus.SYNCED)
 
     async def _push_one(self, entry: UploadQueueEntry) -> PushOutcome:
@@ -251,7 +286,7 @@ class SyncWorker:
         if decision is ConflictDecision.HOLD:
             return PushOutcome(QueueStatus.CONFLICT, "conflict: waiting for a decision")
         target = await self._conflicts.upload_target(entry, decision)
-        await self._set_status(entry, QueueStatus.UPLOADING)
+        await self._mark_push_started(entry)
         await nas_push.push_file(client, token, target, Path(entry.local_path or ""))
         await self._set_status(entry, QueueStatus.VERIFYING)
         landed = await nas_push.remote_file(client, token, target)
@@ -261,6 +296,17 @@ class SyncWorker:
         if target != entry.target_path:
             await self._conflicts.record_kept_both(entry, remote, target)
         return PushOutcome(QueueStatus.SYNCED, sent_bytes=entry.size or 0)
+
+    async def _mark_push_started(self, entry: UploadQueueEntry) -> None:
+        """Durably note that bytes are about to go out (before the first of them does)."""
+        now = self._clock.now()
+        async with self._sessions.begin() as session:
+            row = await session.get(UploadQueueEntry, entry.id)
+            if row is not None:
+                row.status = QueueStatus.UPLOADING
+                row.push_started_at = now
+        entry.status = QueueStatus.UPLOADING
+        entry.push_started_at = now
 
     async def _set_status(self, entry: UploadQueueEntry, status: QueueStatus) -> None:
         async with self._sessions.begin() as session:
