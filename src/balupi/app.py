@@ -20,7 +20,16 @@ from balupi import __version__
 from balupi.api.connection import ConnectionDropMiddleware
 from balupi.api.errors import install_error_handlers
 from balupi.api.middleware import RequestContextMiddleware
-from balupi.api.routes import auth, handshake, health, nas, passthrough, system
+from balupi.api.routes import (
+    auth,
+    energy_live,
+    handshake,
+    health,
+    nas,
+    passthrough,
+    system,
+    tapo,
+)
 from balupi.clock import Clock, SystemClock
 from balupi.config import Settings, check_data_dir
 from balupi.db.engine import create_engine, create_sessionmaker
@@ -45,6 +54,7 @@ from balupi.services.nas.notices import (
 )
 from balupi.services.nas.wake import NasWaker, WakeTarget
 from balupi.services.system import SystemMonitor
+from balupi.services.tapo.startup import schedule_tapo_jobs, start_tapo
 
 log = get_logger(__name__)
 
@@ -86,6 +96,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(system.router)
     app.include_router(nas.router)
+    app.include_router(tapo.router)
+    app.include_router(energy_live.router)
     app.include_router(handshake.router)
     app.include_router(passthrough.router)  # last: the catch-all for every other /api path
     return app
@@ -123,6 +135,7 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
     )
 
     system_monitor = SystemMonitor(settings.data_dir, clock)
+    tapo_service = await start_tapo(settings, sessions, nas_link, clock, stack)
 
     scheduler = AsyncIOScheduler(timezone=settings.zone)
     scheduler.add_job(
@@ -133,6 +146,7 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         coalesce=True,
         max_instances=1,
     )
+    schedule_tapo_jobs(scheduler, tapo_service)
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
 
@@ -148,6 +162,7 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         auth=auth,
         nas_notices=nas_notices,
         mdns=mdns,
+        tapo=tapo_service,
     )
 
 

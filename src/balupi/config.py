@@ -126,6 +126,13 @@ class Settings(BaseSettings):
     tapo_password: SecretStr | None = None
     timezone: str = "Europe/Berlin"
     energy_poll_seconds: int = Field(default=30, ge=5, le=3600)
+    # Where ``POST /api/tapo/devices/discover`` broadcasts (a subnet's broadcast address on a
+    # Pi with several networks, e.g. 192.168.1.255).
+    tapo_discovery_target: str = "255.255.255.255"
+    # Energy alerts: a plug unanswered this long, and the mains band (EN 50160: 230 V ± 10 %).
+    energy_alert_offline_minutes: int = Field(default=10, ge=1, le=1440)
+    energy_voltage_min_v: float = Field(default=207.0, gt=0)
+    energy_voltage_max_v: float = Field(default=253.0, gt=0)
 
     @classmethod
     def settings_customise_sources(
@@ -186,6 +193,14 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError("must be an IANA time zone such as Europe/Berlin") from exc
         return value
+
+    @model_validator(mode="after")
+    def _check_voltage_band(self) -> Settings:
+        if self.energy_voltage_min_v >= self.energy_voltage_max_v:
+            raise ValueError(
+                "BALUPI_ENERGY_VOLTAGE_MIN_V: must be below BALUPI_ENERGY_VOLTAGE_MAX_V"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_production(self) -> Settings:

@@ -2,7 +2,10 @@
 
 A BaluHost NAS emulator (an admin and two users, a few demo files, Wake-on-LAN on a loopback UDP
 port, lifecycle notices to the Pi) and BaluPi in front of it, configured to know the NAS's token
-and handshake secrets as a real installation would. Ctrl-C stops everything cleanly.
+and handshake secrets as a real installation would. Two emulated Tapo plugs are metered from the
+start: the NAS's own plug (its draw follows the NAS emulator: idle, busy, asleep, off; switching
+it off cuts the NAS's power) and a desk monitor's plug on a daily profile. Ctrl-C stops
+everything cleanly.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import secrets
 import signal
 import tempfile
@@ -23,10 +27,15 @@ from pydantic import SecretStr
 
 from balupi.app import create_app
 from balupi.config import Settings, load_settings
+from balupi.db.models import DeviceRole
+from balupi.errors import PlugError
 from balupi.logs import configure_logging, get_logger
 from balupi.server import running_server
+from balupi.services.container import Services
+from balupi.services.tapo import PlugAddress, PlugChanges
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig, UserSpec
 from balupi.sim.nas.state import Role
+from balupi.sim.plug import PlugConfig, PlugEmulator
 
 log = get_logger(__name__)
 
@@ -45,6 +54,29 @@ DEMO_USERS = (
 )
 NAS_BOOT_SECONDS = 8.0
 PHOTO_COLOURS = ("#3b82f6", "#10b981", "#f59e0b")
+# The Tapo account both demo plugs are bound to, and BaluPi logs in with.
+TAPO_USERNAME = "demo@balupi.invalid"
+TAPO_PASSWORD = "tapo-demo-pw"
+# A desk monitor: standby at night, on through the working day and the evening.
+MONITOR_PROFILE = {
+    "interpolation": "step",
+    "points": {
+        "00:00": 0.4,
+        "08:30": 24.0,
+        "12:30": 0.4,
+        "13:15": 26.0,
+        "18:00": 0.4,
+        "19:30": 31.0,
+        "23:15": 0.4,
+    },
+}
+
+
+@dataclass(frozen=True)
+class DemoPlug:
+    name: str
+    role: DeviceRole
+    emulator: PlugEmulator
 
 
 async def run_demo(*, port: int, host: str = "127.0.0.1", data_dir: Path | None = None) -> int:
@@ -61,11 +93,14 @@ async def run_demo(*, port: int, host: str = "127.0.0.1", data_dir: Path | None 
             notify_url=f"http://{host}:{port}",
             handshake_secret=handshake_secret,
         )
-        async with NasEmulator(nas_config) as nas:
+        async with NasEmulator(nas_config) as nas, contextlib.AsyncExitStack() as plugs:
             await _seed_files(nas.api_url)
+            demo_plugs = await _start_plugs(plugs, root, host, nas)
             settings = _pi_settings(root, host, port, nas, jwt_secret, handshake_secret)
-            async with running_server(create_app(settings), host=host, port=port) as server:
-                _print_banner(server.url, nas, root)
+            app = create_app(settings)
+            async with running_server(app, host=host, port=port) as server:
+                await _register_plugs(app.state.services, demo_plugs)
+                _print_banner(server.url, nas, root, demo_plugs)
                 await _wait_for_stop_signal()
     print("demo stopped")
     return 0
@@ -84,7 +119,46 @@ def _pi_settings(
         wol_port=nas.wol_port,
         nas_jwt_secret=SecretStr(jwt_secret),
         nas_handshake_secret=SecretStr(handshake_secret),
+        tapo_username=TAPO_USERNAME,
+        tapo_password=SecretStr(TAPO_PASSWORD),
     )
+
+
+async def _start_plugs(
+    stack: contextlib.AsyncExitStack, root: Path, host: str, nas: NasEmulator
+) -> list[DemoPlug]:
+    """The NAS's plug (following the NAS emulator) and a monitor's (on a daily profile)."""
+    profile = root / "monitor-profile.json"
+    profile.write_text(json.dumps(MONITOR_PROFILE, indent=2))
+    specs = (
+        ("NAS", DeviceRole.NAS, "50:C7:BF:00:00:01", f"nas:{nas.control_url}"),
+        ("Desk monitor", DeviceRole.MONITOR, "50:C7:BF:00:00:02", f"profile:{profile}"),
+    )
+    plugs = []
+    for name, role, mac, power in specs:
+        config = PlugConfig(
+            username=TAPO_USERNAME,
+            password=TAPO_PASSWORD,
+            host=host,
+            mac=mac,
+            alias=name,
+            power=power,
+        )
+        plugs.append(DemoPlug(name, role, await stack.enter_async_context(PlugEmulator(config))))
+    return plugs
+
+
+async def _register_plugs(services: Services, plugs: list[DemoPlug]) -> None:
+    """Add the plugs by host and port, as an admin would, so live power shows at once.
+
+    A kept ``--data-dir`` already knows them (by MAC); adding them again records their new ports.
+    """
+    for plug in plugs:
+        try:
+            view, _ = await services.tapo.add(PlugAddress(plug.emulator.host, plug.emulator.port))
+            await services.tapo.change(view.record.id, PlugChanges(name=plug.name, role=plug.role))
+        except PlugError as exc:  # the rest of the demo works without it
+            log.warning("demo plug not added", plug=plug.name, error=str(exc))
 
 
 @contextlib.contextmanager
@@ -154,8 +228,12 @@ async def _wait_for_stop_signal() -> None:
             loop.remove_signal_handler(sig)
 
 
-def _print_banner(url: str, nas: NasEmulator, root: Path) -> None:
+def _print_banner(url: str, nas: NasEmulator, root: Path, plugs: list[DemoPlug]) -> None:
     logins = "\n".join(f"    {u.username:<6} {u.password:<15} ({u.role})" for u in DEMO_USERS)
+    meters = "\n".join(
+        f"    {p.name:<13} {p.emulator.url:<24} ({p.role}, {p.emulator.power_w:.1f} W now)"
+        for p in plugs
+    )
     print(
         f"""
 BaluPi demo is running.
@@ -167,6 +245,10 @@ BaluPi demo is running.
 
   logins (the same on the NAS and the Pi):
 {logins}
+
+  Tapo plugs (emulated; account {TAPO_USERNAME} / {TAPO_PASSWORD}), polled every 30 s:
+{meters}
+  live power   {url}/api/energy/current    (with a login's bearer token)
 
   try:  curl {url}/api/health
         curl -X POST {nas.control_url}/sleep     # put the NAS to sleep

@@ -16,9 +16,12 @@ BaluPiError
 ├── FileError          refused as the NAS would refuse it (status_code + detail)
 │   ├── InvalidPath      ``..`` in a path (400)
 │   └── AccessDenied     outside what the user may see (403)
-├── PlugError
-│   ├── PlugAuthFailed   the plug refused the Tapo credentials
-│   └── PlugUnavailable  the plug does not answer
+├── PlugError            a smart plug could not be read or switched (502: the device failed)
+│   ├── PlugAuthFailed   the plug refused the Tapo credentials (502)
+│   ├── PlugUnavailable  the plug does not answer (502)
+│   ├── PlugNotFound     no plug with that id (404)
+│   └── PlugRefused      BaluPi will not do it: cutting the NAS plug while the NAS is awake,
+│                        a second NAS plug (409)
 └── CacheError
 """
 
@@ -92,15 +95,30 @@ class AuthUndecided(AuthError):
 
 
 class PlugError(BaluPiError):
-    """A smart plug could not be read or switched."""
+    """A smart plug could not be read or switched; ``status_code`` is how the API answers."""
+
+    status_code = 502
 
 
 class PlugAuthFailed(PlugError):
-    pass
+    """The plug refused the Tapo account (``TAPO_USERNAME`` / ``TAPO_PASSWORD``)."""
 
 
 class PlugUnavailable(PlugError):
-    pass
+    """The plug did not answer, or answered with something python-kasa could not use."""
+
+
+class PlugNotFound(PlugError):
+    status_code = 404
+
+    def __init__(self, device_id: int) -> None:
+        super().__init__(f"no plug with id {device_id}")
+
+
+class PlugRefused(PlugError):
+    """A request BaluPi declines because it would be unsafe or contradict another setting."""
+
+    status_code = 409
 
 
 class CacheError(BaluPiError):

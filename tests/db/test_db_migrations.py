@@ -86,12 +86,13 @@ def test_an_empty_database_is_brought_to_head(database_url: str) -> None:
 
     upgrade_to_head(database_url)
 
-    assert current_revision(database_url) == head_revision() == "0003"
+    assert current_revision(database_url) == head_revision() == "0005"
     schema, _ = schema_and_rows(database_url)
     tables = {name for name, sql in schema if sql.startswith("CREATE TABLE")}
     assert tables == set(Base.metadata.tables) | {"alembic_version", "sqlite_sequence"}
-    # The seed's twelve, directory listings, NAS history, auth tokens and revoked refresh tokens.
-    assert len(Base.metadata.tables) == 16
+    # The seed's twelve, directory listings, NAS history, auth tokens, revoked refresh tokens
+    # and energy alerts.
+    assert len(Base.metadata.tables) == 17
 
 
 def test_a_sync_sqlite_url_migrates_the_same_file(database_url: str) -> None:

@@ -10,6 +10,7 @@ from balupi.errors import PermissionDenied
 from balupi.services.auth import AuthenticatedUser, AuthService
 from balupi.services.container import Services
 from balupi.services.system import SystemMonitor
+from balupi.services.tapo import TapoService
 
 
 def get_services(request: Request) -> Services:
@@ -60,3 +61,10 @@ def get_admin_user(user: CurrentUser) -> AuthenticatedUser:
 
 
 AdminUser = Annotated[AuthenticatedUser, Depends(get_admin_user)]
+
+
+def get_tapo(services: ServicesDep) -> TapoService:
+    return services.tapo
+
+
+TapoDep = Annotated[TapoService, Depends(get_tapo)]

@@ -15,6 +15,7 @@ from balupi.services.nas.link import NasLink
 from balupi.services.nas.notices import LifecycleNotices
 from balupi.services.nas.wake import NasWaker
 from balupi.services.system import SystemMonitor
+from balupi.services.tapo import TapoService
 
 
 @dataclass
@@ -30,3 +31,4 @@ class Services:
     auth: AuthService
     nas_notices: LifecycleNotices
     mdns: MdnsDiscovery | None  # None when BALUPI_MDNS_ENABLED is false
+    tapo: TapoService

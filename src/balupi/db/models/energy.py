@@ -24,7 +24,7 @@ import enum
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from balupi.db.models.base import Base, CreatedUpdatedMixin, str_enum, utc_now
@@ -48,7 +48,8 @@ class TapoDevice(CreatedUpdatedMixin, Base):
     the connection parameters python-kasa negotiated, so reconnects skip discovery.
     ``hourly_done_until`` (UTC hour) and ``daily_done_until`` (local date) are the roll-up
     watermarks: every hour / day before them is aggregated, so the jobs are idempotent and can
-    backfill after downtime.
+    backfill after downtime. ``off_below_mw`` … ``idle_below_mw`` are the plug's own NAS power
+    thresholds, used while its role is ``nas``.
     """
 
     __tablename__ = "tapo_devices"
@@ -67,6 +68,12 @@ class TapoDevice(CreatedUpdatedMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # Alert when the plug draws more than this; None means no limit.
     power_limit_mw: Mapped[int | None]
+    # How the NAS plug's draw reads as off / standby / idle / active (upper bounds, exclusive);
+    # all three or none (None: the defaults of ``services.nas.power.PowerThresholds``), which
+    # the Tapo service checks; no CHECK, so adding them needed no rebuild of the table.
+    off_below_mw: Mapped[int | None]
+    standby_below_mw: Mapped[int | None]
+    idle_below_mw: Mapped[int | None]
     device_config: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     hourly_done_until: Mapped[datetime | None]
     daily_done_until: Mapped[date | None]
@@ -165,3 +172,42 @@ class EnergyPrice(Base):
     starts_at: Mapped[time | None]
     ends_at: Mapped[time | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class AlertKind(enum.StrEnum):
+    """What an energy alert is about; each has one cause that, once gone, clears it."""
+
+    PLUG_OFFLINE = "plug_offline"  # no answer for longer than the configured minutes
+    POWER_OVER_LIMIT = "power_over_limit"  # drawing more than the plug's ``power_limit_mw``
+    VOLTAGE_OUT_OF_RANGE = "voltage_out_of_range"  # mains outside the configured band
+    NAS_POWER_WHILE_ASLEEP = "nas_power_while_asleep"  # running draw, NAS not reachable
+    NAS_NO_POWER_WHILE_AWAKE = "nas_no_power_while_awake"  # no draw while believed online
+
+
+class EnergyAlert(Base):
+    """An alert about one plug, from the moment its cause appeared until it went away.
+
+    Rows are history: a cleared alert keeps its ``cleared_at`` and a new occurrence is a new
+    row. At most one alert per plug and kind is active (``cleared_at IS NULL``), which a
+    partial unique index enforces, so a restart can never raise the same alert twice.
+    """
+
+    __tablename__ = "energy_alerts"
+    __table_args__ = (
+        Index(
+            "ix_energy_alerts_active",
+            "device_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("cleared_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("tapo_devices.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[AlertKind] = mapped_column(str_enum(AlertKind))
+    message: Mapped[str] = mapped_column(Text)
+    raised_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
