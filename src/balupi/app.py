@@ -23,6 +23,7 @@ from balupi.api.middleware import RequestContextMiddleware
 from balupi.api.routes import (
     auth,
     energy_live,
+    files,
     handshake,
     health,
     nas,
@@ -37,6 +38,10 @@ from balupi.db.migrate import upgrade_to_head
 from balupi.logs import get_logger
 from balupi.services.auth import AuthPolicy, AuthService, TokenCache, UserStore
 from balupi.services.container import Services
+from balupi.services.files.access import FileAccess
+from balupi.services.files.metadata import MetadataStore
+from balupi.services.files.service import FileServices
+from balupi.services.files.upstream import NasGate
 from balupi.services.nas.client import NasClient
 from balupi.services.nas.discovery import (
     MdnsDiscovery,
@@ -52,6 +57,7 @@ from balupi.services.nas.notices import (
     NoticeVerifier,
     SnapshotStore,
 )
+from balupi.services.nas.passthrough import WakePolicy
 from balupi.services.nas.wake import NasWaker, WakeTarget
 from balupi.services.system import SystemMonitor
 from balupi.services.tapo.startup import schedule_tapo_jobs, start_tapo
@@ -99,6 +105,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(tapo.router)
     app.include_router(energy_live.router)
     app.include_router(handshake.router)
+    app.include_router(files.router)  # after routers with more specific /api/files paths
     app.include_router(passthrough.router)  # last: the catch-all for every other /api path
     return app
 
@@ -135,6 +142,14 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
     )
 
     system_monitor = SystemMonitor(settings.data_dir, clock)
+    file_metadata = MetadataStore(sessions, clock)
+    file_access = FileAccess(file_metadata)
+    wake_policy = WakePolicy(
+        enabled=settings.wake_on_request, wait_seconds=settings.wake_wait_seconds
+    )
+    files_service = FileServices.create(
+        file_metadata, file_access, NasGate(nas_link, nas_waker, wake_policy), clock
+    )
     tapo_service = await start_tapo(settings, sessions, nas_link, clock, stack)
 
     scheduler = AsyncIOScheduler(timezone=settings.zone)
@@ -163,6 +178,7 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         nas_notices=nas_notices,
         mdns=mdns,
         tapo=tapo_service,
+        files=files_service,
     )
 
 

@@ -59,3 +59,15 @@ def test_ancestors() -> None:
     assert ancestors("a/b/c") == ["a", "a/b"]
     assert ancestors("a") == []
     assert ancestors("") == []
+
+
+def test_in_their_home_a_user_is_shown_only_what_they_own_or_what_has_no_owner() -> None:
+    alice = Viewer("alice", is_admin=False, user_id="7").with_grants(["bob/Holiday"])
+    assert alice.user_id == "7"
+    assert alice.shows("alice/mine.txt", "7")
+    assert alice.shows("alice/by-hand.txt", None)
+    assert not alice.shows("alice/admins.txt", "1")
+    assert alice.shows("Shared/admins.txt", "1")
+    assert alice.shows("bob/Holiday/beach.jpg", "8")  # a share shows its owner's files
+    assert not alice.shows("bob/Private/x", "8")
+    assert ADMIN.shows("alice/admins.txt", "1")

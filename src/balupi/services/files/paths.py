@@ -12,7 +12,7 @@ because an admin read it is not served to a user the NAS would refuse.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from balupi.errors import AccessDenied, InvalidPath
 
@@ -68,9 +68,11 @@ class Viewer:
     is_admin: bool
     # Folders the NAS listed for this user outside the jail (shares), e.g. "bob/Holiday".
     granted: frozenset[str] = field(default_factory=frozenset)
+    # The NAS's id for the user (a string), for the owner rule of ``shows``; None: unknown.
+    user_id: str | None = None
 
     def with_grants(self, folders: Iterable[str]) -> Viewer:
-        return Viewer(self.username, self.is_admin, self.granted | frozenset(folders))
+        return replace(self, granted=self.granted | frozenset(folders))
 
     def can_see(self, path: str) -> bool:
         """Whether the NAS would let this user address ``path`` (already normalised)."""
@@ -84,6 +86,20 @@ class Viewer:
         if top in (SHARED, self.username):
             return True
         return path in self.granted or any(folder in self.granted for folder in ancestors(path))
+
+    def shows(self, path: str, owner_id: str | None) -> bool:
+        """Whether the NAS lists (and serves) the entry at ``path`` owned by ``owner_id``.
+
+        Beyond ``can_see``: inside a user's own home the NAS shows them only what they own or
+        what has no owner (a file placed by hand); ``Shared`` and granted shares show all.
+        """
+        if self.is_admin:
+            return True
+        if not self.can_see(path):
+            return False
+        if path.split("/", 1)[0] == self.username:
+            return owner_id is None or owner_id == self.user_id
+        return True
 
     def require(self, path: str | None) -> str:
         """``path`` normalised, or ``InvalidPath`` / ``AccessDenied`` as the NAS would answer."""
