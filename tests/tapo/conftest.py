@@ -30,6 +30,7 @@ from balupi.services.nas.history import LinkHistory
 from balupi.services.nas.link import NasLink
 from balupi.services.tapo import (
     AlertRules,
+    LivePlug,
     PlugAddress,
     PlugConnector,
     PlugStore,
@@ -47,6 +48,7 @@ TIMING = PollTiming(interval_s=30, timeout_s=3.0, failures_before_offline=3, err
 
 PlugFactory = Callable[..., Awaitable[PlugEmulator]]
 ServiceFactory = Callable[..., Awaitable[TapoService]]
+DeadAddress = Callable[[], PlugAddress]
 
 
 def mac(n: int) -> str:
@@ -55,6 +57,13 @@ def mac(n: int) -> str:
 
 def address(plug: PlugEmulator) -> PlugAddress:
     return PlugAddress(plug.host, plug.port)
+
+
+def live(tapo: TapoService, device_id: int) -> LivePlug:
+    """The plug's live state (it must be registered)."""
+    plug = tapo.live.get(device_id)
+    assert plug is not None
+    return plug
 
 
 @pytest.fixture
@@ -167,7 +176,7 @@ async def stalled() -> AsyncIterator[PlugAddress]:
 
 
 @pytest.fixture
-def dead(unused_tcp_port_factory: Callable[[], int]) -> Callable[[], PlugAddress]:
+def dead(unused_tcp_port_factory: Callable[[], int]) -> DeadAddress:
     """Loopback addresses with nothing listening (a plug that is off)."""
     return lambda: PlugAddress("127.0.0.1", unused_tcp_port_factory())
 

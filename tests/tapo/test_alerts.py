@@ -11,7 +11,7 @@ from balupi.clock import ManualClock
 from balupi.db.models.energy import AlertKind, DeviceRole, EnergyAlert
 from balupi.services.nas.link import NasLink
 from balupi.services.tapo import AlertRules, PlugChanges, PlugView, TapoService
-from tests.tapo.conftest import TIMING, PlugFactory, ServiceFactory, address
+from tests.tapo.conftest import TIMING, PlugFactory, ServiceFactory, address, live
 
 RULES = AlertRules(
     offline_after=timedelta(minutes=5),
@@ -89,7 +89,7 @@ async def test_a_plug_offline_longer_than_the_limit(
     await plug.__aexit__(None, None, None)
     for _ in range(TIMING.failures_before_offline):
         await _round(tapo, clock)
-    assert tapo.live.get(view.record.id).online is False  # type: ignore[union-attr]
+    assert live(tapo, view.record.id).online is False
     assert await _active(tapo) == {}  # offline, but for 1.5 min only
 
     await _round(tapo, clock, seconds=4 * 60)

@@ -11,6 +11,7 @@ from balupi.errors import PlugAuthFailed, PlugNotFound, PlugRefused, PlugUnavail
 from balupi.services.nas.power import PowerThresholds
 from balupi.services.tapo import PlugAddress, PlugChanges, PlugState, TapoService
 from tests.tapo.conftest import (
+    DeadAddress,
     PlugFactory,
     ServiceFactory,
     address,
@@ -102,7 +103,7 @@ async def test_a_plug_refusing_the_account_is_not_added(
     assert await tapo.devices() == []
 
 
-async def test_nothing_at_the_address_is_unavailable(tapo: TapoService, dead) -> None:  # type: ignore[no-untyped-def]
+async def test_nothing_at_the_address_is_unavailable(tapo: TapoService, dead: DeadAddress) -> None:
     with pytest.raises(PlugUnavailable, match="did not answer"):
         await tapo.add(dead())
 

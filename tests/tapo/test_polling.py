@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -17,14 +16,14 @@ from balupi.services.tapo.client import PlugIdentity
 from balupi.services.tapo.devices import PlugStore
 from tests.tapo.conftest import (
     TIMING,
+    DeadAddress,
     PlugFactory,
     ServiceFactory,
     address,
     counting_commits,
+    live,
     mac,
 )
-
-DeadAddress = Callable[[], PlugAddress]
 
 
 async def _samples(sessions: async_sessionmaker[AsyncSession]) -> list[EnergySample]:
@@ -132,16 +131,15 @@ async def test_offline_after_three_failures_and_online_at_the_first_answer(
         clock.advance(30)
         (result,) = await tapo.poll_round()
         assert isinstance(result.error, PlugUnavailable)
-        assert tapo.live.get(device_id).online  # type: ignore[union-attr]
+        assert live(tapo, device_id).online
         assert (await tapo.device(device_id)).record.status.consecutive_failures == failures
     clock.advance(30)
     await tapo.poll_round()
-    live = tapo.live.get(device_id)
-    assert live is not None
-    assert not live.online
-    assert live.state is PlugState.UNREACHABLE
-    assert live.reading is not None
-    assert live.reading.power_mw == 40_000
+    gone = live(tapo, device_id)
+    assert not gone.online
+    assert gone.state is PlugState.UNREACHABLE
+    assert gone.reading is not None
+    assert gone.reading.power_mw == 40_000  # kept, marked stale
     assert tapo.current().total_power_mw == 0
     async with sessions() as session:
         row = await session.get(TapoDevice, device_id)
@@ -158,10 +156,9 @@ async def test_offline_after_three_failures_and_online_at_the_first_answer(
     clock.advance(TIMING.error_interval_s)
     (result,) = await tapo.poll_round()
     assert result.reading is not None
-    live = tapo.live.get(device_id)
-    assert live is not None
-    assert live.online
-    assert live.state is PlugState.OK
+    returned = live(tapo, device_id)
+    assert returned.online
+    assert returned.state is PlugState.OK
     assert tapo.current().total_power_mw == round(back.power_w * 1000)
     async with sessions() as session:
         row = await session.get(TapoDevice, device_id)
@@ -208,13 +205,13 @@ async def test_a_restart_restores_the_plugs_and_their_state(
 
     restarted = await services()
 
-    (live,) = restarted.current().plugs
-    assert live.device_id == view.record.id
-    assert live.state is PlugState.PENDING
-    assert live.online
+    (restored,) = restarted.current().plugs
+    assert restored.device_id == view.record.id
+    assert restored.state is PlugState.PENDING
+    assert restored.online
     clock.advance(30)
     await restarted.poll_round()
-    assert restarted.live.get(view.record.id).state is PlugState.OK  # type: ignore[union-attr]
+    assert live(restarted, view.record.id).state is PlugState.OK
 
 
 @pytest.mark.parametrize("power", ["constant:0", "constant:2300"])
