@@ -133,11 +133,13 @@ async def resolve(
     conflict_id: int, body: ResolveBody, user: CurrentUser, services: ServicesDep
 ) -> dict[str, Any]:
     try:
-        conflict = await resolve_conflict(
+        conflict, released = await resolve_conflict(
             services.sessions, services.clock, conflict_id, body.resolution
         )
     except ConflictNotFound as exc:
         raise HTTPException(status_code=404, detail="Open conflict not found") from exc
+    if released is not None:
+        await services.uploads.copies.release([released])
     services.uploads.worker.kick()
     return conflict_public(conflict)
 

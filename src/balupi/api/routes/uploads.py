@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from balupi.api.deps import CurrentUser, ServicesDep
-from balupi.services.files.paths import Viewer
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 
@@ -25,7 +24,7 @@ async def upload(
     result = await services.uploads.ingest.ingest_multipart(
         user_id=user.id,
         username=user.username,
-        viewer=Viewer(user.username, user.is_admin),
+        viewer=await services.files.viewer_for(user),
         content_type=request.headers.get("content-type"),
         content_length=int(length) if length and length.isdigit() else None,
         body=request.stream(),

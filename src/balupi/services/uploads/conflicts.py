@@ -13,6 +13,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -193,8 +194,10 @@ async def resolve_conflict(
     clock: Clock,
     conflict_id: int,
     resolution: Resolution,
-) -> Conflict:
-    """Decide an open conflict; the queue entry it holds back goes on (or is withdrawn)."""
+) -> tuple[Conflict, Path | None]:
+    """Decide an open conflict; the queue entry it holds back goes on, or is withdrawn (then the
+    Pi's copy it no longer needs is returned, to be released)."""
+    released: Path | None = None
     now = clock.now()
     async with sessions.begin() as session:
         conflict = await session.get(Conflict, conflict_id)
@@ -210,6 +213,7 @@ async def resolve_conflict(
             if resolution is Resolution.KEEP_SERVER:
                 entry.status = QueueStatus.CANCELLED
                 entry.last_error = "conflict resolved: the NAS's version kept"
+                released = Path(entry.local_path) if entry.local_path else None
             else:
                 if resolution is Resolution.KEEP_BOTH:
                     entry.target_path = conflict_copy_name(entry.target_path, now)
@@ -220,4 +224,4 @@ async def resolve_conflict(
                 entry.created_at = now
                 entry.status = QueueStatus.PENDING
                 entry.next_attempt_at = None
-        return conflict
+        return conflict, released

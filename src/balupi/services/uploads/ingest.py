@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import mimetypes
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anyio
 
+from balupi.clock import Clock, SystemClock
+from balupi.db.models import FileMetadata
 from balupi.errors import AccessDenied, BaluPiError
 from balupi.logs import get_logger
 from balupi.services.files.paths import Viewer, parent_of
+from balupi.services.uploads.local_copies import LocalCopies
 from balupi.services.uploads.multipart import (
     Field,
     FileChunk,
@@ -35,6 +38,23 @@ from balupi.services.uploads.targets import upload_target
 log = get_logger(__name__)
 
 FILE_FIELDS = ("file", "files")
+ChecksumLookup = Callable[[str], Awaitable[str | None]]
+
+
+async def _nothing_known(path: str) -> str | None:
+    return None
+
+
+def checksums_from(lookup: Callable[[str], Awaitable[FileMetadata | None]]) -> ChecksumLookup:
+    """The NAS's checksum of a path from a metadata lookup (None for folders and unknowns)."""
+
+    async def checksum(path: str) -> str | None:
+        row = await lookup(path)
+        return row.checksum if row is not None and not row.is_directory else None
+
+    return checksum
+
+
 SPACE_CHECK_BYTES = 8 * 1024 * 1024  # re-check free space this often while a body streams in
 
 
@@ -78,11 +98,21 @@ class _Request:
 
 class UploadIngest:
     def __init__(
-        self, uploads_dir: Path, queue: UploadQueue, limits: IngestLimits | None = None
+        self,
+        uploads_dir: Path,
+        queue: UploadQueue,
+        limits: IngestLimits | None = None,
+        *,
+        known_checksum: ChecksumLookup | None = None,
+        copies: LocalCopies | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._dir = uploads_dir
         self._queue = queue
+        self._copies = copies or LocalCopies()
+        self._clock = clock or SystemClock()
         self.limits = limits or IngestLimits()
+        self._known_checksum = known_checksum or _nothing_known
 
     async def check_capacity(self, incoming_bytes: int | None) -> None:
         """429 when the queue is saturated, 507 when the disk cannot take ``incoming_bytes``."""
@@ -119,12 +149,17 @@ class UploadIngest:
                     await received.spool.commit()
                 else:
                     await received.spool.discard()
+            uploads = [
+                replace(upload, base_checksum=await self._known_checksum(upload.target_path))
+                for upload in uploads
+            ]
             queue_ids, superseded = await self._queue.acknowledge(user_id, username, uploads)
         except BaseException:
             for received in request.files:
                 await received.spool.discard()
             raise
-        await self._remove(superseded)
+        self._copies.serve(uploads, self._clock.now())
+        await self._copies.release(superseded)
         log.info("upload accepted", files=len(uploads), user=username)
         return IngestResult(
             upload_ids=[received.upload_id for received in self._chosen_files(request)],
@@ -202,12 +237,3 @@ class UploadIngest:
             sha256=received.spool.sha256,
             mime_type=mime,
         )
-
-    @staticmethod
-    async def _remove(paths: list[Path]) -> None:
-        def _unlink() -> None:
-            for path in paths:
-                path.unlink(missing_ok=True)
-
-        if paths:
-            await anyio.to_thread.run_sync(_unlink)

@@ -33,6 +33,7 @@ from balupi.services.files.model import (
     Rename,
 )
 from balupi.services.files.paths import Viewer, join, name_of, parent_of
+from balupi.services.uploads.local_copies import LocalCopies
 from balupi.services.uploads.queue import UploadQueue
 
 MetadataLookup = Callable[[str], Awaitable[FileMetadata | None]]
@@ -93,7 +94,9 @@ class PendingChanges:
         *,
         is_online: Callable[[], bool],
         on_queued: Callable[[str, str], Awaitable[None]],
+        copies: LocalCopies | None = None,
     ) -> None:
+        self._copies = copies or LocalCopies()
         self._queue = queue
         self._metadata = metadata
         self._is_online = is_online
@@ -108,6 +111,7 @@ class PendingChanges:
         match mutation:
             case Delete(path=path):
                 cancelled = await self._queue.cancel_pending_upload(path, "deleted before sync")
+                await self._copies.release(cancelled)
                 on_nas = await self._metadata(path) is not None
                 if on_nas or not cancelled:
                     await self._queue.add_mutation(
@@ -123,12 +127,14 @@ class PendingChanges:
                 await self._queue.add_mutation(
                     user.id, user.username, QueueOperation.RENAME, target, source=path
                 )
+                self._copies.moved(path, target)
                 message = "Renamed"
             case Move(source=source, target=target):
                 destination = await self._move_destination(source, target)
                 await self._queue.add_mutation(
                     user.id, user.username, QueueOperation.MOVE, destination, source=source
                 )
+                self._copies.moved(source, destination)
                 message = "Moved"
         await self._on_queued(user.id, user.token)
         return {"message": message}

@@ -37,6 +37,8 @@ class NewUpload:
     size: int
     sha256: str
     mime_type: str | None
+    # The NAS's checksum of the target as the Pi last saw it (a conflict is a change since).
+    base_checksum: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ class UploadQueue:
                     size=upload.size,
                     sha256=upload.sha256,
                     mime_type=upload.mime_type,
+                    base_checksum=upload.base_checksum,
                 )
                 for upload in uploads
             ]

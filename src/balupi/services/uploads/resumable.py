@@ -24,6 +24,7 @@ import anyio
 
 from balupi.clock import Clock, utc_iso
 from balupi.errors import BaluPiError
+from balupi.services.uploads.local_copies import LocalCopies
 from balupi.services.uploads.queue import NewUpload, UploadQueue
 from balupi.services.uploads.spool import (
     InsufficientStorage,
@@ -90,7 +91,9 @@ class ResumableUploads:
         *,
         expire_after: timedelta = DEFAULT_EXPIRY,
         reserve_bytes: int = 256 * 1024 * 1024,
+        copies: LocalCopies | None = None,
     ) -> None:
+        self._copies = copies or LocalCopies()
         self._dir = uploads_dir / "sessions"
         self._uploads_dir = uploads_dir
         self._queue = queue
@@ -254,8 +257,8 @@ class ResumableUploads:
             await anyio.to_thread.run_sync(lambda: os.replace(final, spool.partial_path))
             raise
         await anyio.Path(self._record_path(record.id)).unlink(missing_ok=True)
-        for path in superseded:
-            await anyio.Path(path).unlink(missing_ok=True)
+        self._copies.serve([upload], self._clock.now())
+        await self._copies.release(superseded)
         self._locks.pop(record.id, None)
         return ids[0]
 

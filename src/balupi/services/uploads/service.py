@@ -12,17 +12,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.clock import Clock
 from balupi.config import Settings
+from balupi.db.models import UploadQueueEntry
 from balupi.logs import get_logger
 from balupi.services.auth.tokens import TokenSigner
+from balupi.services.cache.local import LocalFiles
 from balupi.services.nas.link import NasLink
 from balupi.services.uploads.conflicts import Conflicts
-from balupi.services.uploads.ingest import UploadIngest
+from balupi.services.uploads.ingest import ChecksumLookup, UploadIngest
+from balupi.services.uploads.local_copies import LocalCopies
 from balupi.services.uploads.mobile_folders import MobileFolders, forward_pending
 from balupi.services.uploads.policies import FolderPolicies
 from balupi.services.uploads.queue import UploadQueue
 from balupi.services.uploads.resumable import ResumableUploads
 from balupi.services.uploads.tokens import OwnerTokens
-from balupi.services.uploads.worker import SyncWorker, release_local_file
+from balupi.services.uploads.worker import SyncWorker
 
 log = get_logger(__name__)
 
@@ -37,6 +40,7 @@ class Uploads:
     resumable: ResumableUploads
     policies: FolderPolicies
     mobile_folders: MobileFolders
+    copies: LocalCopies
 
     async def accepted(self, user_id: str, token: str) -> None:
         """An upload or change was acknowledged: keep the token, and push if the NAS is up."""
@@ -50,13 +54,19 @@ async def start_uploads(
     link: NasLink,
     clock: Clock,
     stack: contextlib.AsyncExitStack,
+    *,
+    known_checksum: ChecksumLookup | None = None,
+    local_files: LocalFiles | None = None,
 ) -> Uploads:
     """Build the upload services and start the worker (in the background: start-up never waits
-    for the queue, however long it is)."""
+    for the queue, however long it is). ``local_files`` is the file cache's registry of files
+    only the Pi has: pending uploads are served from it until the NAS holds them."""
     queue = UploadQueue(sessions)
     interrupted = await queue.reset_interrupted()
     if interrupted:
         log.info("pushes interrupted by a restart will be checked first", entries=interrupted)
+    copies = LocalCopies(local_files)
+    copies.serve(await queue.pending_files(), clock.now())
     nas_secret = settings.nas_jwt_secret.get_secret_value() if settings.nas_jwt_secret else None
     signer = TokenSigner(clock, nas_secret=nas_secret, signing_key=settings.signing_key)
     tokens = OwnerTokens(sessions, signer, clock)
@@ -64,24 +74,33 @@ async def start_uploads(
     conflicts = Conflicts(sessions, clock, policies.policy_for)
     mobile_folders = MobileFolders(settings.data_dir / "nas-cache" / "mobile-folders.json", clock)
     worker = SyncWorker(sessions, link, tokens, conflicts, clock)
-    worker.on_synced(release_local_file)
+
+    async def release(entry: UploadQueueEntry) -> None:
+        if entry.local_path:
+            await copies.release([Path(entry.local_path)])
+
+    worker.on_synced(release)
     worker.add_pass_task(
         functools.partial(forward_pending, mobile_folders, lambda: link.client, tokens.token_for)
     )
     await worker.start()
     stack.push_async_callback(worker.stop)
     await remove_orphans(settings.uploads_dir, queue)
-    resumable = ResumableUploads(settings.uploads_dir, queue, clock)
+    resumable = ResumableUploads(settings.uploads_dir, queue, clock, copies=copies)
     await resumable.expire()
+    ingest = UploadIngest(
+        settings.uploads_dir, queue, known_checksum=known_checksum, copies=copies, clock=clock
+    )
     return Uploads(
         queue=queue,
-        ingest=UploadIngest(settings.uploads_dir, queue),
+        ingest=ingest,
         tokens=tokens,
         conflicts=conflicts,
         worker=worker,
         resumable=resumable,
         policies=policies,
         mobile_folders=mobile_folders,
+        copies=copies,
     )
 
 

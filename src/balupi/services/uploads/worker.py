@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import anyio
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -112,7 +111,8 @@ class SyncWorker:
         self._pass_tasks.append(task)
 
     def on_synced(self, listener: Callable[[UploadQueueEntry], Awaitable[None]]) -> None:
-        """Called with each upload row once the NAS has it (the cache may adopt the file)."""
+        """Called with each row once the NAS has it, or once it was withdrawn (cancelled):
+        either way the Pi's copy is no longer owed to the NAS."""
         self._synced_listeners.append(listener)
 
     async def start(self) -> None:
@@ -345,7 +345,8 @@ class SyncWorker:
                 )
             )
         if outcome.status is QueueStatus.CANCELLED:
-            await release_local_file(entry)
+            for listener in self._synced_listeners:
+                await listener(entry)
         if outcome.status is QueueStatus.SYNCED:
             log.info("synced", path=entry.target_path, operation=entry.operation.value)
             for listener in self._synced_listeners:
@@ -363,12 +364,6 @@ class SyncWorker:
             self.settings.first_retry_seconds * 2 ** (attempts - 1), self.settings.max_retry_seconds
         )
         return timedelta(seconds=base * random.uniform(0.5, 1.0))
-
-
-async def release_local_file(entry: UploadQueueEntry) -> None:
-    """Delete the Pi's copy of a synced upload (the NAS listed the same SHA-256)."""
-    if entry.local_path:
-        await anyio.Path(entry.local_path).unlink(missing_ok=True)
 
 
 def utc_moment(value: str | None) -> datetime | None:
