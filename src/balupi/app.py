@@ -22,6 +22,7 @@ from balupi.api.errors import install_error_handlers
 from balupi.api.middleware import RequestContextMiddleware
 from balupi.api.routes import (
     auth,
+    energy,
     energy_live,
     files,
     handshake,
@@ -38,6 +39,7 @@ from balupi.db.migrate import upgrade_to_head
 from balupi.logs import get_logger
 from balupi.services.auth import AuthPolicy, AuthService, TokenCache, UserStore
 from balupi.services.container import Services
+from balupi.services.energy import EnergyService
 from balupi.services.files.access import FileAccess
 from balupi.services.files.metadata import MetadataStore
 from balupi.services.files.service import FileServices
@@ -104,6 +106,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(nas.router)
     app.include_router(tapo.router)
     app.include_router(energy_live.router)
+    app.include_router(energy.router)
     app.include_router(handshake.router)
     app.include_router(files.router)  # after routers with more specific /api/files paths
     app.include_router(passthrough.router)  # last: the catch-all for every other /api path
@@ -162,8 +165,13 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         max_instances=1,
     )
     schedule_tapo_jobs(scheduler, tapo_service)
+    energy_service = EnergyService(
+        sessions, clock, settings.zone, poll_seconds=settings.energy_poll_seconds
+    )
+    energy_service.schedule(scheduler)
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
+    stack.push_async_callback(energy_service.aclose)  # first out: lets a roll-up batch finish
 
     return Services(
         settings=settings,
@@ -178,6 +186,7 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         nas_notices=nas_notices,
         mdns=mdns,
         tapo=tapo_service,
+        energy=energy_service,
         files=files_service,
     )
 

@@ -53,6 +53,12 @@ def _sim_nas(args: argparse.Namespace) -> int:
     return asyncio.run(nas_cli.run(args))
 
 
+def _sim_energy_history(args: argparse.Namespace) -> int:
+    from balupi.sim import energy_history
+
+    return energy_history.run(args)
+
+
 def _db_settings() -> Settings:
     settings = load_settings()
     check_data_dir(settings)
@@ -103,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     nas = emulators.add_parser("nas", help="a BaluHost-compatible NAS with a power model")
     _add_nas_arguments(nas)
     nas.set_defaults(handler=_sim_nas)
+    history = emulators.add_parser(
+        "energy-history", help="fill the database with months of realistic plug history"
+    )
+    _add_energy_history_arguments(history)
+    history.set_defaults(handler=_sim_energy_history)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -119,6 +130,12 @@ def _add_nas_arguments(parser: argparse.ArgumentParser) -> None:
     from balupi.sim.nas import cli as nas_cli
 
     nas_cli.add_arguments(parser)
+
+
+def _add_energy_history_arguments(parser: argparse.ArgumentParser) -> None:
+    from balupi.sim import energy_history
+
+    energy_history.add_arguments(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

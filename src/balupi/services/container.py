@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from balupi.clock import Clock
 from balupi.config import Settings
 from balupi.services.auth import AuthService
+from balupi.services.energy import EnergyService
 from balupi.services.files.service import FileServices
 from balupi.services.nas.discovery import MdnsDiscovery
 from balupi.services.nas.link import NasLink
@@ -33,4 +34,5 @@ class Services:
     nas_notices: LifecycleNotices
     mdns: MdnsDiscovery | None  # None when BALUPI_MDNS_ENABLED is false
     tapo: TapoService
+    energy: EnergyService
     files: FileServices

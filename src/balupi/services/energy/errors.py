@@ -1,0 +1,49 @@
+"""The energy services' errors: what a caller did wrong, with the status an API answers.
+
+EnergyError            (a BaluPiError)
+├── DeviceNotFound     no plug with that id (404)
+├── TariffNotFound     no tariff with that id (404)
+├── TariffInvalid      a tariff that cannot mean anything (422)
+├── TariffConflict     a tariff that contradicts the stored ones (409)
+└── WindowInvalid      a history or summary window that cannot be answered (422)
+"""
+
+from __future__ import annotations
+
+from balupi.errors import BaluPiError
+
+
+class EnergyError(BaluPiError):
+    """Refused energy request; ``status_code`` and ``detail`` are what the API answers."""
+
+    status_code = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class DeviceNotFound(EnergyError):
+    status_code = 404
+
+    def __init__(self, device_id: int) -> None:
+        super().__init__(f"no plug with id {device_id}")
+
+
+class TariffNotFound(EnergyError):
+    status_code = 404
+
+    def __init__(self, tariff_id: int) -> None:
+        super().__init__(f"no tariff with id {tariff_id}")
+
+
+class TariffInvalid(EnergyError):
+    status_code = 422
+
+
+class TariffConflict(EnergyError):
+    status_code = 409
+
+
+class WindowInvalid(EnergyError):
+    status_code = 422
