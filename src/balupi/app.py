@@ -22,6 +22,7 @@ from balupi.api.errors import install_error_handlers
 from balupi.api.middleware import RequestContextMiddleware
 from balupi.api.routes import (
     auth,
+    downloads,
     energy,
     energy_live,
     files,
@@ -32,12 +33,15 @@ from balupi.api.routes import (
     system,
     tapo,
 )
+from balupi.api.routes import cache as cache_routes
 from balupi.clock import Clock, SystemClock
 from balupi.config import Settings, check_data_dir
 from balupi.db.engine import create_engine, create_sessionmaker
 from balupi.db.migrate import upgrade_to_head
 from balupi.logs import get_logger
 from balupi.services.auth import AuthPolicy, AuthService, TokenCache, UserStore
+from balupi.services.cache.sources import ListedFiles
+from balupi.services.cache.startup import start_cache
 from balupi.services.container import Services
 from balupi.services.energy import EnergyService
 from balupi.services.files.access import FileAccess
@@ -108,6 +112,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(energy_live.router)
     app.include_router(energy.router)
     app.include_router(handshake.router)
+    app.include_router(downloads.router)
+    app.include_router(cache_routes.router)
     app.include_router(files.router)  # after routers with more specific /api/files paths
     app.include_router(passthrough.router)  # last: the catch-all for every other /api path
     return app
@@ -147,11 +153,25 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
     system_monitor = SystemMonitor(settings.data_dir, clock)
     file_metadata = MetadataStore(sessions, clock)
     file_access = FileAccess(file_metadata)
+    cache, thumbnails = await start_cache(
+        settings,
+        sessions,
+        nas_link,
+        nas_waker,
+        clock,
+        stack,
+        listings=ListedFiles(file_metadata.entry),
+        viewers=file_access,
+    )
     wake_policy = WakePolicy(
         enabled=settings.wake_on_request, wait_seconds=settings.wake_wait_seconds
     )
     files_service = FileServices.create(
-        file_metadata, file_access, NasGate(nas_link, nas_waker, wake_policy), clock
+        file_metadata,
+        file_access,
+        NasGate(nas_link, nas_waker, wake_policy),
+        clock,
+        cache_hooks=cache,
     )
     tapo_service = await start_tapo(settings, sessions, nas_link, clock, stack)
 
@@ -188,6 +208,8 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         tapo=tapo_service,
         energy=energy_service,
         files=files_service,
+        cache=cache,
+        thumbnails=thumbnails,
     )
 
 

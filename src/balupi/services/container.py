@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from balupi.clock import Clock
 from balupi.config import Settings
 from balupi.services.auth import AuthService
+from balupi.services.cache import FileCache
+from balupi.services.cache.thumbnails import Thumbnails
 from balupi.services.energy import EnergyService
 from balupi.services.files.service import FileServices
 from balupi.services.nas.discovery import MdnsDiscovery
@@ -36,3 +38,5 @@ class Services:
     tapo: TapoService
     energy: EnergyService
     files: FileServices
+    cache: FileCache
+    thumbnails: Thumbnails

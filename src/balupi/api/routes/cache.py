@@ -1,0 +1,46 @@
+"""The Pi's own cache endpoints: statistics, pins ("keep on the Pi"), verification.
+
+GET    /api/cache/stats             what the cache holds and has done
+GET    /api/cache/pins              pinned paths the caller may see
+PUT    /api/cache/pins?path=…       keep a file on the Pi (fetched now if needed)
+DELETE /api/cache/pins?path=…       let it be evicted again
+POST   /api/cache/verify[?path=…]   re-hash stored bytes, refetch corrupt ones (admins)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from fastapi import APIRouter
+
+from balupi.api.deps import AdminUser, CurrentUser
+from balupi.api.routes.downloads import CacheDep
+
+router = APIRouter(prefix="/api/cache", tags=["cache"])
+
+
+@router.get("/stats")
+async def stats(user: CurrentUser, cache: CacheDep) -> dict[str, Any]:
+    return asdict(await cache.report(user))
+
+
+@router.get("/pins")
+async def pins(user: CurrentUser, cache: CacheDep) -> dict[str, Any]:
+    return {"pins": [asdict(pin) for pin in await cache.pins(user)]}
+
+
+@router.put("/pins")
+async def pin(path: str, user: CurrentUser, cache: CacheDep) -> dict[str, Any]:
+    return asdict(await cache.pin(user, path))
+
+
+@router.delete("/pins")
+async def unpin(path: str, user: CurrentUser, cache: CacheDep) -> dict[str, Any]:
+    return asdict(await cache.unpin(user, path))
+
+
+@router.post("/verify")
+async def verify(user: AdminUser, cache: CacheDep, path: str | None = None) -> dict[str, Any]:
+    report = await cache.verify([path] if path is not None else None, refetch_as=user)
+    return asdict(report)

@@ -1,0 +1,130 @@
+"""Downloads and thumbnails, answered by the SSD cache (``services/cache``).
+
+``GET /api/files/download/{path}`` is the NAS's route; ``GET /api/files/download?path=`` is
+BaluApp's "download selected", which the NAS answers 405 (clients.md §4 A1): the Pi serves both.
+A cached file goes out as Starlette's ``FileResponse`` (Range, multiple ranges, If-Range, 416,
+the NAS's ETag and Last-Modified, Content-Disposition from the file name, as the NAS's own
+``FileResponse`` answers); a miss streams while it fills the cache. ``X-BaluPi-Cache`` says
+which (``hit``, ``miss``, ``pass``: from the NAS uncached, ``local``: a pending upload).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse
+from starlette.responses import StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
+
+from balupi.api.deps import CurrentUser, ServicesDep
+from balupi.services.cache import Delivery, FileCache, FileDelivery, StreamDelivery
+from balupi.services.cache.thumbnails import Thumbnails
+
+router = APIRouter(tags=["files"])
+
+SOURCE_HEADER = "x-balupi-cache"
+
+
+def get_cache(services: ServicesDep) -> FileCache:
+    return services.cache
+
+
+def get_thumbnails(services: ServicesDep) -> Thumbnails:
+    return services.thumbnails
+
+
+CacheDep = Annotated[FileCache, Depends(get_cache)]
+ThumbnailsDep = Annotated[Thumbnails, Depends(get_thumbnails)]
+
+
+class DeliveredFile(FileResponse):
+    """A file from the Pi's disk; counts the bytes it sends and releases the file when done.
+
+    Starlette sends it by ``http.response.pathsend`` (zero-copy) when the server offers that
+    extension and no Range was asked for; Uvicorn does not, so it goes in pieces of the size
+    the cache chose for the number of files being read at once.
+    """
+
+    def __init__(self, delivery: FileDelivery) -> None:
+        super().__init__(
+            delivery.file,
+            headers=delivery.headers,
+            filename=delivery.filename,
+            stat_result=delivery.stat,
+        )
+        self.headers[SOURCE_HEADER] = delivery.source
+        self.chunk_size = delivery.chunk_size
+        self._delivery = delivery
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        delivery = self._delivery
+
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                delivery.count(len(message.get("body", b"")))
+            elif message["type"] == "http.response.pathsend":
+                delivery.count(delivery.stat.st_size)
+            await send(message)
+
+        try:
+            await super().__call__(scope, receive, counting)
+        finally:
+            delivery.release()
+
+
+class DeliveredStream(StreamingResponse):
+    """Bytes from the NAS with the NAS's status and headers; the NAS side closes with it."""
+
+    def __init__(self, delivery: StreamDelivery) -> None:
+        super().__init__(delivery.body, status_code=delivery.status)
+        headers = {**delivery.headers, SOURCE_HEADER: delivery.source}
+        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self._delivery = delivery
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._delivery.close()
+
+
+def respond(delivery: Delivery) -> Response:
+    if isinstance(delivery, FileDelivery):
+        return DeliveredFile(delivery)
+    return DeliveredStream(delivery)
+
+
+async def _download(request: Request, user: CurrentUser, cache: FileCache, path: str) -> Response:
+    delivery = await cache.download(
+        user,
+        path,
+        byte_range=request.headers.get("range"),
+        if_range=request.headers.get("if-range"),
+        sync_trigger=request.headers.get("x-sync-trigger"),
+    )
+    return respond(delivery)
+
+
+@router.get("/api/files/download/{path:path}")
+async def download(path: str, request: Request, user: CurrentUser, cache: CacheDep) -> Response:
+    return await _download(request, user, cache, path)
+
+
+@router.get("/api/files/download")
+async def download_by_query(
+    request: Request, user: CurrentUser, cache: CacheDep, path: str = ""
+) -> Response:
+    return await _download(request, user, cache, path)
+
+
+@router.get("/api/files/thumbnail/{path:path}")
+async def thumbnail(
+    path: str,
+    user: CurrentUser,
+    thumbnails: ThumbnailsDep,
+    size: Annotated[int | None, Query(ge=1, le=4096)] = None,
+) -> Response:
+    """A JPEG at most ``size`` pixels on its longer edge (rounded up to 64/128/256/512/1024)."""
+    file = await thumbnails.thumbnail(user, path, size)
+    return FileResponse(file, media_type="image/jpeg")

@@ -1,0 +1,306 @@
+"""Single flight: one NAS download per file, however many clients miss on it at once.
+
+The model is nginx's ``proxy_cache_lock``, with one difference: nobody waits for the whole
+file. The first requester of a path (the leader) opens the NAS download; a ``Fill`` task copies
+the NAS's bytes into a temp file, hashing them on the way (``BlobWriter``). Every requester,
+the leader included, reads that *growing* temp file from the start, waiting at its end for
+more; so twenty clients that miss on one photo cause one NAS request, and a late one gets the
+bytes already there at disk speed. Memory stays bounded whatever the number of readers (a slow
+reader just lags behind on disk; nothing queues up for it in RAM).
+
+Integrity rules:
+
+* the last byte is released to readers only after the size (and the SHA-256, when the NAS's
+  listing has one) has been checked: a client never receives a complete-looking wrong body; a
+  failed check breaks every reader's connection short of its ``Content-Length``;
+* the blob enters the store only after ``fsync`` and an atomic rename (``ContentStore.commit``);
+* when the last reader leaves before the copy is complete, the copy is cancelled and the temp
+  file deleted: a client that disconnects never leaves a partial entry, and the Pi stops
+  pulling bytes nobody wants over its shared USB bus.
+
+Requesters that join while the leader is still opening the download wait for its outcome: a
+cacheable 200 (they attach), a NAS error (a 404 is shared; others, which may depend on who
+asks, make each requester ask for itself), or a file too large to cache (each streams its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import anyio
+import httpx
+
+from balupi.errors import CacheError, NasRejected
+from balupi.logs import get_logger
+from balupi.services.cache.store import BlobWriter
+
+log = get_logger(__name__)
+
+WRITE_BATCH = 256 * 1024  # bytes gathered before one write+hash in a worker thread
+WRITE_QUEUE = 4  # pieces received ahead of the writer (1 MiB per fill)
+READ_BYTES = 128 * 1024  # largest piece one reader takes from the temp file at a time
+
+
+class FillFailed(CacheError):
+    """The download broke off or its bytes did not check out; readers must fail too."""
+
+
+class FillState(enum.Enum):
+    OPENING = "opening"  # the leader is asking the NAS
+    COPYING = "copying"  # bytes arrive; readers may read all but the last byte
+    VERIFIED = "verified"  # size and hash checked: the whole file may be read
+    FAILED = "failed"  # broken off or wrong: readers fail
+    REFUSED = "refused"  # never started: the NAS said no, or the file is not for caching
+
+
+class Outcome(enum.Enum):
+    ATTACH = "attach"  # read the fill
+    RETRY = "retry"  # the leader left or got a per-user answer: ask for yourself
+    UNCACHEABLE = "uncacheable"  # too large (or unsized): stream your own download
+    REJECTED = "rejected"  # the NAS's answer holds for everyone (404): raise ``rejection``
+
+
+@dataclass(frozen=True)
+class FillResult:
+    """What a completed fill produced: the verified temp file, ready to be committed."""
+
+    writer: BlobWriter
+    sha256: str
+    headers: dict[str, str]
+
+
+Commit = Callable[["Fill", FillResult], Awaitable[str]]  # returns the blob's path
+
+
+class Fill:
+    """One file being fetched: its state, its temp file, and who is reading it."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.state = FillState.OPENING
+        self.outcome: Outcome | None = None
+        self.rejection: NasRejected | None = None
+        self.headers: dict[str, str] = {}
+        self.size = 0
+        self.written = 0
+        self.readers = 0
+        self.error: BaseException | None = None
+        self.blob: str | None = None  # where the bytes are once committed
+        self._writer: BlobWriter | None = None
+        self._read_fd: int | None = None  # readers take duplicates of it
+        self._task: asyncio.Task[None] | None = None
+        self._opened = asyncio.Event()
+        self._progress = asyncio.Event()
+
+    # -- the leader's side --------------------------------------------------------------------
+    def refuse(self, outcome: Outcome, rejection: NasRejected | None = None) -> None:
+        """The leader will not fill: tell the waiting joiners what to do instead."""
+        self.state = FillState.REFUSED
+        self.outcome = outcome
+        self.rejection = rejection
+        self._opened.set()
+
+    def start(
+        self,
+        response: httpx.Response,
+        resources: AsyncExitStack,
+        writer: BlobWriter,
+        size: int,
+        headers: dict[str, str],
+        *,
+        expected_sha256: str | None,
+        commit: Commit,
+        finished: Callable[[Fill], None],
+    ) -> None:
+        """Begin copying ``response`` (whose resources the fill now owns) into ``writer``."""
+        self._writer = writer
+        self._read_fd = os.open(writer.path, os.O_RDONLY)
+        self.size = size
+        self.headers = headers
+        self.state = FillState.COPYING
+        self.outcome = Outcome.ATTACH
+        self._task = asyncio.create_task(
+            self._run(response, resources, expected_sha256, commit, finished),
+            name=f"cache-fill {self.path}",
+        )
+        self._opened.set()
+
+    # -- the joiners' side --------------------------------------------------------------------
+    async def opened(self) -> Outcome:
+        await self._opened.wait()
+        assert self.outcome is not None
+        return self.outcome
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncIterator[bytes]]:
+        """Attach as a reader; yields the file's bytes from the start as they arrive.
+
+        Leaving (however: done, client gone, error) detaches; the last reader to leave an
+        unfinished copy cancels it.
+        """
+        fd = self._open_source()
+        self.readers += 1
+        try:
+            yield self._read(fd)
+        finally:
+            self.readers -= 1
+            os.close(fd)
+            if self.readers == 0 and self.state is FillState.COPYING and self._task:
+                log.info("cache fill abandoned by its last reader", path=self.path)
+                self._task.cancel()
+
+    def _open_source(self) -> int:
+        """A descriptor of the bytes: of the temp file while copying (it survives the temp
+        file's rename or deletion), of the committed blob afterwards."""
+        if self.state is FillState.FAILED or self.state is FillState.REFUSED:
+            raise FillFailed(f"the download of {self.path} failed")
+        if self._read_fd is not None:
+            return os.dup(self._read_fd)
+        if self.blob is not None:
+            return os.open(self.blob, os.O_RDONLY)
+        raise FillFailed(f"the download of {self.path} is gone")
+
+    async def _read(self, fd: int) -> AsyncIterator[bytes]:
+        offset = 0
+        while True:
+            progress = self._progress  # taken before the checks: no wake-up can be lost
+            if self.state is FillState.FAILED:
+                raise FillFailed(f"the download of {self.path} failed") from self.error
+            complete = self.state is FillState.VERIFIED
+            # The last byte waits for the check, so a wrong file never looks complete.
+            available = self.size if complete else min(self.written, self.size - 1)
+            if offset < available:
+                want = min(READ_BYTES, available - offset)
+                chunk = await anyio.to_thread.run_sync(os.pread, fd, want, offset)
+                if not chunk:
+                    raise FillFailed(f"the temp file of {self.path} is short")
+                offset += len(chunk)
+                yield chunk
+                continue
+            if complete:
+                return
+            await progress.wait()
+
+    async def cancel(self) -> None:
+        """Stop the copy (shutdown); its temp file is deleted, readers fail."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def wait(self) -> None:
+        """Until the fill is complete (committed) or failed; ``FillFailed`` if it failed."""
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(self._task)
+        if self.state is not FillState.VERIFIED:
+            raise FillFailed(f"the download of {self.path} failed") from self.error
+
+    # -- the copy ------------------------------------------------------------------------------
+    def _advance(self, state: FillState | None = None) -> None:
+        if state is not None:
+            self.state = state
+        event, self._progress = self._progress, asyncio.Event()
+        event.set()
+
+    async def _run(
+        self,
+        response: httpx.Response,
+        resources: AsyncExitStack,
+        expected_sha256: str | None,
+        commit: Commit,
+        finished: Callable[[Fill], None],
+    ) -> None:
+        writer = self._writer
+        assert writer is not None
+        committed = False
+        try:
+            async with resources:
+                await self._copy(response, writer)
+            sha256 = writer.hexdigest()
+            if writer.size != self.size:
+                raise FillFailed(f"{self.path}: got {writer.size} of {self.size} bytes")
+            if expected_sha256 is not None and sha256 != expected_sha256:
+                raise FillFailed(f"{self.path}: SHA-256 differs from the NAS's listing")
+            self._advance(FillState.VERIFIED)
+            self.blob = await commit(self, FillResult(writer, sha256, self.headers))
+            committed = True
+        except BaseException as exc:
+            self.error = exc
+            if self.state is not FillState.VERIFIED:
+                self._advance(FillState.FAILED)
+            if not isinstance(exc, asyncio.CancelledError):
+                log.warning("cache fill failed", path=self.path, error=str(exc))
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            if self._read_fd is not None:
+                os.close(self._read_fd)
+                self._read_fd = None
+            if not committed:
+                await anyio.to_thread.run_sync(writer.discard)
+            finished(self)
+
+    async def _copy(self, response: httpx.Response, writer: BlobWriter) -> None:
+        """Receive from the NAS while the previous pieces are written and hashed in a thread
+        (a queue of ``WRITE_QUEUE`` pieces between the two bounds the memory this takes)."""
+        pieces: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=WRITE_QUEUE)
+        async with asyncio.TaskGroup() as group:  # a failed write cancels the receiving
+            group.create_task(self._drain(pieces, writer))
+            batch = bytearray()
+            try:
+                async for chunk in response.aiter_raw():
+                    batch += chunk
+                    if self.written + pieces.qsize() * WRITE_BATCH + len(batch) > self.size:
+                        raise FillFailed(f"{self.path}: the NAS sent more than {self.size} bytes")
+                    if len(batch) >= WRITE_BATCH:
+                        await pieces.put(bytes(batch))
+                        batch = bytearray()
+            except httpx.HTTPError as exc:
+                raise FillFailed(
+                    f"{self.path}: the NAS stream broke ({type(exc).__name__})"
+                ) from exc
+            if batch:
+                await pieces.put(bytes(batch))
+            await pieces.put(None)
+
+    async def _drain(self, pieces: asyncio.Queue[bytes | None], writer: BlobWriter) -> None:
+        while (data := await pieces.get()) is not None:
+            async with anyio.create_task_group() as group:  # write and hash side by side
+                group.start_soon(anyio.to_thread.run_sync, writer.write, data)
+                group.start_soon(anyio.to_thread.run_sync, writer.absorb, data)
+            self.written += len(data)
+            self._advance()
+
+
+class Flights:
+    """The fills in progress, by path: at most one per path."""
+
+    def __init__(self) -> None:
+        self._fills: dict[str, Fill] = {}
+
+    def get(self, path: str) -> Fill | None:
+        return self._fills.get(path)
+
+    def lead(self, path: str) -> Fill:
+        """Register a new fill for ``path``; the caller is its leader."""
+        assert path not in self._fills, "a fill for this path is already in flight"
+        fill = Fill(path)
+        self._fills[path] = fill
+        return fill
+
+    def finish(self, fill: Fill) -> None:
+        if self._fills.get(fill.path) is fill:
+            del self._fills[fill.path]
+
+    def __len__(self) -> int:
+        return len(self._fills)
+
+    def active(self) -> list[Fill]:
+        return list(self._fills.values())
