@@ -13,12 +13,19 @@ from typing import Any
 
 import structlog
 
+def _drop_color_message(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    # Uvicorn passes a coloured copy of its message as an "extra"; the renderer colours itself.
+    event.pop("color_message", None)
+    return event
+
+
 _SHARED_PROCESSORS: list[Any] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
     structlog.stdlib.ExtraAdder(),
+    _drop_color_message,
 ]
 
 
