@@ -32,6 +32,7 @@ from balupi.api.routes import (
     passthrough,
     system,
     tapo,
+    web,
 )
 from balupi.api.routes import cache as cache_routes
 from balupi.clock import Clock, SystemClock
@@ -116,6 +117,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(cache_routes.router)
     app.include_router(files.router)  # after routers with more specific /api/files paths
     app.include_router(passthrough.router)  # last: the catch-all for every other /api path
+    app.include_router(web.router)  # the dashboard: every path outside /api
     return app
 
 
