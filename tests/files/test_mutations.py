@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.files.conftest import FilesHome, HomeFactory
@@ -228,7 +230,7 @@ async def test_the_nas_refusal_is_passed_back(make_home: HomeFactory) -> None:
         assert home.nas_disk("bob/private/notes.md").is_file()
 
 
-async def test_mutations_while_the_nas_sleeps_get_503_with_retry_after(
+async def test_mutations_while_the_nas_sleeps_are_kept_for_later(
     make_home: HomeFactory,
 ) -> None:
     async with make_home() as home:
@@ -240,19 +242,28 @@ async def test_mutations_while_the_nas_sleeps_get_503_with_retry_after(
             "alice", "DELETE", "/api/files/alice/docs/a.txt", headers={"X-Sync-Trigger": "auto"}
         )
 
-        assert response.status_code == 503
-        assert int(response.headers["retry-after"]) > 0
+        # Kept in the queue (issue 5): answered as the NAS answers, sent to it once it is back.
+        assert (response.status_code, response.json()) == (200, {"message": "Deleted"})
         assert home.nas_requests() == served
         assert home.nas_disk("alice/docs/a.txt").is_file()
+        status = await home.send("alice", "GET", "/api/files/sync/status")
+        assert status.json()["pending_count"] == 1
 
 
-async def test_an_interactive_mutation_wakes_the_nas(make_home: HomeFactory) -> None:
+async def test_a_mutation_kept_while_asleep_is_replayed_once_the_nas_wakes(
+    make_home: HomeFactory,
+) -> None:
     async with make_home(boot_seconds=0.2, wake_wait_seconds=10) as home:
         await home.auth("alice")
         await home.nas_sleeps()
 
         response = await home.send("alice", "DELETE", "/api/files/alice/docs/a.txt")
-
         assert (response.status_code, response.json()) == (200, {"message": "Deleted"})
-        assert home.services.nas_waker.packets_sent == 1
+        assert home.services.nas_waker.packets_sent == 0  # a change alone wakes nobody
+
+        await home.services.nas_waker.wake("test")
+        for _ in range(200):
+            if not home.nas_disk("alice/docs/a.txt").exists():
+                break
+            await asyncio.sleep(0.05)
         assert not home.nas_disk("alice/docs/a.txt").exists()
