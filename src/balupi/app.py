@@ -30,8 +30,11 @@ from balupi.api.routes import (
     health,
     nas,
     passthrough,
+    resumable,
+    sync,
     system,
     tapo,
+    uploads,
     web,
 )
 from balupi.api.routes import cache as cache_routes
@@ -39,6 +42,7 @@ from balupi.clock import Clock, SystemClock
 from balupi.config import Settings, check_data_dir
 from balupi.db.engine import create_engine, create_sessionmaker
 from balupi.db.migrate import upgrade_to_head
+from balupi.db.models import NasState
 from balupi.logs import get_logger
 from balupi.services.auth import AuthPolicy, AuthService, TokenCache, UserStore
 from balupi.services.cache.sources import ListedFiles
@@ -68,10 +72,15 @@ from balupi.services.nas.passthrough import WakePolicy
 from balupi.services.nas.wake import NasWaker, WakeTarget
 from balupi.services.system import SystemMonitor
 from balupi.services.tapo.startup import schedule_tapo_jobs, start_tapo
+from balupi.services.uploads.ingest import checksums_from
+from balupi.services.uploads.offline import PendingChanges
+from balupi.services.uploads.pull import FolderRevalidator
+from balupi.services.uploads.service import start_uploads
 
 log = get_logger(__name__)
 
 CPU_SAMPLE_SECONDS = 5
+REVALIDATE_MINUTES = 10
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -113,6 +122,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.include_router(energy_live.router)
     app.include_router(energy.router)
     app.include_router(handshake.router)
+    app.include_router(uploads.router)
+    app.include_router(resumable.router)
+    app.include_router(sync.router)
     app.include_router(downloads.router)
     app.include_router(cache_routes.router)
     app.include_router(files.router)  # after routers with more specific /api/files paths
@@ -141,8 +153,6 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         else None
     )
     nas_waker = NasWaker(nas_link, wake_target, clock)
-    nas_notices = await _start_notices(settings, clock, nas_link)
-    mdns = await _start_mdns(settings, stack, nas_link, nas_notices)
     auth = AuthService(
         UserStore(sessions),
         TokenCache(sessions),
@@ -151,6 +161,8 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         AuthPolicy.from_settings(settings),
         waker=nas_waker,
     )
+    nas_notices = await _start_notices(settings, clock, nas_link)
+    mdns = await _start_mdns(settings, stack, nas_link, nas_notices)
 
     system_monitor = SystemMonitor(settings.data_dir, clock)
     file_metadata = MetadataStore(sessions, clock)
@@ -168,12 +180,33 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
     wake_policy = WakePolicy(
         enabled=settings.wake_on_request, wait_seconds=settings.wake_wait_seconds
     )
+    uploads = await start_uploads(
+        settings,
+        sessions,
+        nas_link,
+        clock,
+        stack,
+        known_checksum=checksums_from(file_metadata.entry),
+        local_files=cache.local,
+    )
+    pending = PendingChanges(
+        uploads.queue,
+        file_metadata.entry,
+        is_online=lambda: nas_link.state is NasState.ONLINE,
+        on_queued=uploads.accepted,
+        copies=uploads.copies,
+    )
     files_service = FileServices.create(
         file_metadata,
         file_access,
         NasGate(nas_link, nas_waker, wake_policy),
         clock,
         cache_hooks=cache,
+        overlay=pending,
+        offline=pending,
+    )
+    revalidator = FolderRevalidator(
+        sessions, nas_link, files_service.listing, uploads.tokens, clock
     )
     tapo_service = await start_tapo(settings, sessions, nas_link, clock, stack)
 
@@ -183,6 +216,17 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         "interval",
         seconds=CPU_SAMPLE_SECONDS,
         id="sample_cpu",
+        coalesce=True,
+        max_instances=1,
+    )
+    scheduler.add_job(
+        uploads.resumable.expire, "interval", hours=1, id="expire_upload_sessions", coalesce=True
+    )
+    scheduler.add_job(
+        revalidator.run_once,
+        "interval",
+        minutes=REVALIDATE_MINUTES,
+        id="revalidate_folders",
         coalesce=True,
         max_instances=1,
     )
@@ -207,11 +251,12 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         auth=auth,
         nas_notices=nas_notices,
         mdns=mdns,
-        tapo=tapo_service,
-        energy=energy_service,
-        files=files_service,
+        uploads=uploads,
         cache=cache,
         thumbnails=thumbnails,
+        files=files_service,
+        tapo=tapo_service,
+        energy=energy_service,
     )
 
 

@@ -20,6 +20,7 @@ from balupi.services.nas.notices import LifecycleNotices
 from balupi.services.nas.wake import NasWaker
 from balupi.services.system import SystemMonitor
 from balupi.services.tapo import TapoService
+from balupi.services.uploads.service import Uploads
 
 
 @dataclass
@@ -35,8 +36,9 @@ class Services:
     auth: AuthService
     nas_notices: LifecycleNotices
     mdns: MdnsDiscovery | None  # None when BALUPI_MDNS_ENABLED is false
-    tapo: TapoService
-    energy: EnergyService
-    files: FileServices
+    uploads: Uploads
     cache: FileCache
     thumbnails: Thumbnails
+    files: FileServices
+    tapo: TapoService
+    energy: EnergyService
