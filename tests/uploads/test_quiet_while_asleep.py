@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.uploads.conftest import Home
+from tests.uploads.conftest import Home, bearer
 
 ROUNDS = 20  # ten minutes of 30-second polls
 
@@ -48,3 +48,12 @@ async def test_ten_minutes_of_polling_send_nothing_to_a_sleeping_nas(home: Home)
     assert home.nas.nas.requests_served == served
     assert home.nas.status()["wol_datagrams"] == 0
     assert link.state.value == "sleeping"
+
+
+async def test_a_forged_token_cannot_wake_the_nas(home: Home) -> None:
+    forged = bearer(2, "alice", secret="not-the-nas-secret-0123456789abcdef0123")
+    async with home.pi() as pi:
+        answer = await pi.get("/api/shares/mine", headers=forged)  # passed through when awake
+    assert answer.status_code == 503
+    assert "not woken" in answer.json()["detail"]
+    assert home.nas.status()["wol_datagrams"] == 0

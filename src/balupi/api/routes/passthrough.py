@@ -16,6 +16,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from balupi.api.deps import ServicesDep
+from balupi.errors import AuthError, NotAuthenticated
 from balupi.logs import get_logger
 from balupi.services.nas.passthrough import ForwardRequest, NasPassThrough, NasStream, WakePolicy
 
@@ -30,7 +31,20 @@ CLIENT_CLOSED = 499  # nginx's status for a client that left; logged only, nobod
 def get_passthrough(services: ServicesDep) -> NasPassThrough:
     settings = services.settings
     policy = WakePolicy(enabled=settings.wake_on_request, wait_seconds=settings.wake_wait_seconds)
-    return NasPassThrough(services.nas_link, services.nas_waker, policy)
+
+    async def rejected(authorization: str) -> bool:
+        scheme, _, token = authorization.partition(" ")
+        try:
+            await services.auth.authenticate(token.strip() if scheme.lower() == "bearer" else None)
+        except NotAuthenticated:
+            return True
+        except AuthError:
+            return False  # the Pi cannot tell while the NAS sleeps: the NAS will decide
+        return False
+
+    return NasPassThrough(
+        services.nas_link, services.nas_waker, policy, credentials_rejected=rejected
+    )
 
 
 PassThroughDep = Annotated[NasPassThrough, Depends(get_passthrough)]

@@ -186,6 +186,10 @@ BACKGROUND_REQUESTS: tuple[RoutePattern, ...] = (
 )
 
 
+# True when the Pi itself knows the ``Authorization`` header's credentials to be invalid.
+CredentialCheck = Callable[[str], Awaitable[bool]]
+
+
 @dataclass(frozen=True)
 class WakePolicy:
     """Which requests that meet a sleeping NAS may wake it, and how long they wait for it.
@@ -286,10 +290,18 @@ class NasStream:
 class NasPassThrough:
     """Forwards requests to the NAS while it is online; otherwise 503, and a wake if allowed."""
 
-    def __init__(self, link: NasLink, waker: NasWaker, policy: WakePolicy) -> None:
+    def __init__(
+        self,
+        link: NasLink,
+        waker: NasWaker,
+        policy: WakePolicy,
+        *,
+        credentials_rejected: CredentialCheck | None = None,
+    ) -> None:
         self._link = link
         self._waker = waker
         self._policy = policy
+        self._credentials_rejected = credentials_rejected
 
     async def open(self, request: ForwardRequest) -> NasStream:
         """Send ``request`` to the NAS and return its answer, whose body is still to be read.
@@ -340,6 +352,13 @@ class NasPassThrough:
         if self._link.state is NasState.ONLINE:
             return
         refusal = self._policy.refusal(request)
+        # A forged or expired token must not be able to keep the NAS awake.
+        if (
+            refusal is None
+            and self._credentials_rejected is not None
+            and await self._credentials_rejected(request.header("authorization") or "")
+        ):
+            refusal = "credentials the Pi rejects"
         if refusal is not None:
             raise NasAsleep(
                 f"The NAS is {self._link.state.value}; not woken for {refusal}",
