@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -43,6 +43,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 ADMIN = ("admin", "admin-demo-pw")
+PASSWORDS = {"admin": "admin-demo-pw", "alice": "alice-demo-pw"}  # balupi demo's logins
 HISTORY_DAYS = 120  # enough for month charts and a year chart with a season in it
 POLL_SECONDS = 5  # the demo's plugs, polled as fast as BaluPi allows
 SEEDED_LINK_DAYS = 14
@@ -76,33 +77,35 @@ class Demo:
     url: str
     control_url: str
     root: Path
-    _login: dict[str, Any] | None = None
-    _login_at: float = 0.0
+    _logins: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def nas_storage(self) -> Path:
         return self.root / "nas-storage"
 
-    def login(self) -> dict[str, Any]:
-        """The admin's login answer, made once and reused.
+    def login(self, username: str = ADMIN[0]) -> dict[str, Any]:
+        """A login answer for ``username``, made once and reused.
 
         The NAS allows five logins a minute from one address, and every login through the Pi
-        comes from the Pi's address: the demo's own start-up uses three of them.
+        comes from the Pi's address: the demo's own start-up uses three of them. A 429 is waited
+        out as its ``Retry-After`` says.
         """
-        if self._login is None or time.monotonic() - self._login_at > TOKEN_REUSE_SECONDS:
+        made = self._logins.get(username)
+        if made is None or time.monotonic() - made[0] > TOKEN_REUSE_SECONDS:
             deadline = time.monotonic() + 75
             while True:
                 answer = httpx.post(
                     f"{self.url}/api/auth/login",
-                    json={"username": ADMIN[0], "password": ADMIN[1]},
+                    json={"username": username, "password": PASSWORDS[username]},
                     timeout=30,
                 )
                 if answer.status_code != 429 or time.monotonic() > deadline:
                     break
                 time.sleep(float(answer.headers.get("Retry-After", "5")))
             answer.raise_for_status()
-            self._login, self._login_at = answer.json(), time.monotonic()
-        return self._login
+            made = (time.monotonic(), answer.json())
+            self._logins[username] = made
+        return made[1]
 
     def api(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.login()['access_token']}"}
@@ -127,10 +130,28 @@ class Demo:
         self.wait_for_nas("sleeping")
 
 
-def _demo_process(root: Path, log: IO[str]) -> subprocess.Popen[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BALUPI_")}
+def _clean_environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("BALUPI_")}
+
+
+def _demo_fills_history() -> bool:
+    """Whether ``balupi demo`` fills the energy history itself (``--history-days``)."""
+    usage = subprocess.run(
+        [sys.executable, "-m", "balupi", "demo", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=_clean_environment(),
+    )
+    return "--history-days" in usage.stdout
+
+
+def _demo_process(root: Path, log: IO[str], fills_history: bool) -> subprocess.Popen[str]:
+    environment = _clean_environment()
     environment["BALUPI_ENERGY_POLL_SECONDS"] = str(POLL_SECONDS)
     command = ["demo", "--port", str(free_port()), "--data-dir", str(root)]
+    if fills_history:
+        command += ["--history-days", str(HISTORY_DAYS)]
     return subprocess.Popen(
         [sys.executable, "-m", "balupi", *command],
         stdout=subprocess.PIPE,
@@ -158,9 +179,15 @@ def _read_banner(process: subprocess.Popen[str], log: Path) -> tuple[str, str]:
     return url.group(1), control.group(1)
 
 
-def _fill_history(root: Path) -> None:
-    """Months of plug readings before the demo's first, as ``balupi sim energy-history`` makes."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("BALUPI_")}
+def _fill_history(root: Path, log: Path, filled_by_demo: bool) -> None:
+    """Months of plug readings before the demo's first: ``balupi demo --history-days`` fills
+    them in the background (wait for its log line), else ``balupi sim energy-history`` here."""
+    if filled_by_demo:
+        deadline = time.monotonic() + 240
+        while "demo energy history filled" not in log.read_text():
+            assert time.monotonic() < deadline, "the demo did not fill its energy history in time"
+            time.sleep(0.5)
+        return
     command = [
         "sim",
         "energy-history",
@@ -169,13 +196,14 @@ def _fill_history(root: Path) -> None:
         "--data-dir",
         str(root / "balupi"),
     ]
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "balupi", *command],
-        check=True,
         capture_output=True,
-        env=environment,
+        text=True,
+        env=_clean_environment(),
         timeout=240,
     )
+    assert done.returncode == 0, done.stderr[-4000:]
 
 
 def _seed_link_history(root: Path) -> None:
@@ -233,10 +261,11 @@ def demo() -> Iterator[Demo]:
     with tempfile.TemporaryDirectory(prefix="balupi-web-") as temporary:
         root = Path(temporary)
         log = root / "demo.log"
-        with log.open("w") as log_file, _demo_process(root, log_file) as process:
+        fills_history = _demo_fills_history()
+        with log.open("w") as log_file, _demo_process(root, log_file, fills_history) as process:
             try:
                 url, control_url = _read_banner(process, log)
-                _fill_history(root)
+                _fill_history(root, log, fills_history)
                 _seed_link_history(root)
                 yield Demo(url=url, control_url=control_url, root=root)
             finally:

@@ -59,12 +59,13 @@ def log_in(page: Page, demo: Demo) -> None:
     expect(page.get_by_test_id("nas-state")).to_be_visible(timeout=15_000)
 
 
-def signed_in(page: Page, demo: Demo) -> None:
-    """Open the dashboard with the admin's session already in this tab.
+def signed_in(page: Page, demo: Demo, username: str = ADMIN[0]) -> None:
+    """Open the dashboard with ``username``'s session already in this tab.
 
-    The tests share one login (the NAS allows five a minute); the form itself is tested above.
+    The tests share one login per user (the NAS allows five a minute through the Pi); the form
+    itself is tested on its own.
     """
-    login = demo.login()
+    login = demo.login(username)
     session = json.dumps({"token": login["access_token"], "user": login["user"]})
     page.goto(demo.url)
     page.evaluate("s => sessionStorage.setItem('balupi.session', s)", session)
@@ -284,6 +285,26 @@ def test_changing_a_tariff_changes_the_cost(browser: Any, demo: Demo) -> None:
         assert money_in(total.inner_text()) > money_in(energy_cost_before)
 
 
+def test_a_user_sees_plugs_and_tariffs_but_only_an_admin_changes_them(
+    browser: Any, demo: Demo
+) -> None:
+    with opened(browser) as page:
+        signed_in(page, demo, "alice")
+        expect(page.get_by_test_id("user")).to_have_text("alice")
+        go(page, "devices")
+        expect(page.get_by_text("Only admins can change plugs.")).to_be_visible()
+        expect(page.get_by_test_id("plug-1")).to_be_visible()
+        expect(page.get_by_test_id("toggle")).to_have_count(0)
+        expect(page.get_by_role("button", name="Rename")).to_have_count(0)
+        expect(page.get_by_test_id("plug-1").locator("select")).to_be_disabled()
+        expect(page.get_by_test_id("add-plug")).to_have_count(0)
+        go(page, "tariffs")
+        expect(page.get_by_text("Only admins can change tariffs.")).to_be_visible()
+        expect(page.get_by_test_id("month-cost-value")).to_be_visible()
+        expect(page.get_by_test_id("edit-tariff")).to_have_count(0)
+        expect(page.get_by_test_id("add-tariff")).to_have_count(0)
+
+
 def money_in(text: str) -> float:
     return float(re.sub(r"[^\d.]", "", text))
 
@@ -306,6 +327,16 @@ def test_screenshots_of_every_page(browser: Any, demo: Demo, viewport: str, lang
             go(page, name)
             ready(page, name)
             page.screenshot(path=screenshot_path(f"{name}-{viewport}-{lang}"), full_page=True)
+            if name == "energy" and viewport == "desktop":
+                for tab, says in (("Week", "Average power"), ("Year", "Energy per month")):
+                    page.get_by_role("tab", name=tab).click()
+                    expect(page.get_by_test_id("history-card")).to_contain_text(says)
+                    expect(page.get_by_test_id("history-chart").locator("canvas")).to_be_visible()
+                    expect(page.get_by_test_id("saved-energy")).to_be_visible(timeout=15_000)
+                    card = page.get_by_test_id("history-card")
+                    card.screenshot(
+                        path=screenshot_path(f"energy-{tab.lower()}-chart-{viewport}-{lang}")
+                    )
 
 
 def browse_photos(demo: Demo) -> None:

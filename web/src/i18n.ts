@@ -133,6 +133,7 @@ const en = {
   'history.title': 'History',
   'history.power': 'Average power, stacked by plug',
   'history.energyPerDay': 'Energy per day, stacked by plug',
+  'history.energyPerMonth': 'Energy per month, stacked by plug',
   'history.device': 'Plug',
   'history.allStacked': 'All, stacked',
   'history.empty': 'No readings in this period yet.',
@@ -154,6 +155,7 @@ const en = {
   'savings.alwaysOn': 'always on: {energy}',
   'savings.asleep': 'Asleep',
   'savings.awake': 'awake {time}',
+  'savings.awakeOfKnown': 'awake {time}; the NAS link has a record of {known}',
   'savings.assumption':
     'Compared with a NAS that never sleeps and draws {draw} around the clock: its average draw while awake, measured by its plug over the last week. Priced at {price} per kWh, what its energy cost on average in this period ({hours} h measured).',
   'savings.noNasPlug': 'No plug has the role “NAS”: set it on the Devices page.',
@@ -380,6 +382,7 @@ const de: Record<Key, string> = {
   'history.title': 'Verlauf',
   'history.power': 'Mittlere Leistung, gestapelt nach Steckdose',
   'history.energyPerDay': 'Energie pro Tag, gestapelt nach Steckdose',
+  'history.energyPerMonth': 'Energie pro Monat, gestapelt nach Steckdose',
   'history.device': 'Steckdose',
   'history.allStacked': 'Alle, gestapelt',
   'history.empty': 'In diesem Zeitraum gibt es noch keine Messwerte.',
@@ -401,6 +404,7 @@ const de: Record<Key, string> = {
   'savings.alwaysOn': 'im Dauerbetrieb: {energy}',
   'savings.asleep': 'Geschlafen',
   'savings.awake': 'wach {time}',
+  'savings.awakeOfKnown': 'wach {time}; die NAS-Verbindung hat {known} aufgezeichnet',
   'savings.assumption':
     'Verglichen mit einem NAS, das nie schläft und rund um die Uhr {draw} zieht: seine mittlere Leistung im Wachzustand, von seiner Steckdose in der letzten Woche gemessen. Bewertet mit {price} pro kWh, dem mittleren Preis seines Stroms in diesem Zeitraum ({hours} h gemessen).',
   'savings.noNasPlug': 'Keine Steckdose hat die Rolle „NAS“: stell sie auf der Seite „Geräte“ ein.',

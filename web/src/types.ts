@@ -191,6 +191,7 @@ export interface DeviceRef {
 
 export interface HistoryPoint {
   start: string;
+  day?: string | null; // the local date of a daily point
   energy_wh: number;
   avg_power_w: number;
   samples: number;

@@ -21,6 +21,8 @@ interface Props {
   height?: number;
   /** The x range to show (unix seconds); the data's own span when left out. */
   xRange?: [number, number];
+  /** One bar per month: ticks and the cursor name months. */
+  monthly?: boolean;
   testId?: string;
 }
 
@@ -89,6 +91,14 @@ function stack(series: ChartSeries[]): (number | null)[][] {
   return sums;
 }
 
+/** The data's span; for bars half a step more on each side, so the outer bars are whole. */
+function xSpan(x: number[], bars: boolean): [number, number] {
+  const first = x[0];
+  const last = x[x.length - 1];
+  const step = bars && x.length > 1 ? (last - first) / (x.length - 1) : 0;
+  return first === last && !bars ? [first - 1, last + 1] : [first - step / 2, last + step / 2];
+}
+
 export function StackedChart(props: Props) {
   const box = useRef<HTMLDivElement>(null);
 
@@ -98,13 +108,18 @@ export function StackedChart(props: Props) {
     const sums = stack(props.series);
     // uPlot draws series in order: the top of the stack first, each lower one over it.
     const order = props.series.map((_, i) => i).reverse();
-    const cursorTime = new Intl.DateTimeFormat(locale, {
-      timeZone: props.timeZone,
-      weekday: 'short',
-      day: 'numeric',
-      month: 'short',
-      ...(props.kind === 'area' ? { hour: '2-digit', minute: '2-digit' } : {}),
-    });
+    const cursorTime = new Intl.DateTimeFormat(
+      locale,
+      props.monthly
+        ? { timeZone: props.timeZone, month: 'long', year: 'numeric' }
+        : {
+            timeZone: props.timeZone,
+            weekday: 'short',
+            day: 'numeric',
+            month: 'short',
+            ...(props.kind === 'area' ? { hour: '2-digit', minute: '2-digit' } : {}),
+          },
+    );
     const format = (v: number) => `${num(v, v !== 0 && Math.abs(v) < 10 ? 1 : 0)} ${props.unit}`;
     const bars = uPlot.paths.bars!({ size: [0.7, 48], gap: 1 });
     const options: uPlot.Options = {
@@ -114,7 +129,7 @@ export function StackedChart(props: Props) {
       cursor: { points: { show: props.kind === 'area' }, drag: { x: false, y: false } },
       legend: { live: true },
       scales: {
-        x: props.xRange ? { range: () => props.xRange! } : {},
+        x: { range: () => props.xRange ?? xSpan(props.x, props.kind === 'bars') },
         y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.08 : 1] },
       },
       axes: [
@@ -122,10 +137,11 @@ export function StackedChart(props: Props) {
           stroke: '#64748b',
           space: 64,
           incrs: INCREMENTS,
+          ...(props.monthly ? { splits: () => props.x } : {}),
           grid: { stroke: '#eef2f6' },
           ticks: { stroke: '#e2e8f0' },
           values: (_u, splits, _axis, _space, step) => {
-            const format = tickFormat(props.timeZone, step);
+            const format = tickFormat(props.timeZone, props.monthly ? 30 * 86400 : step);
             return splits.map((ts) => format.format(new Date(ts * 1000)));
           },
         },
@@ -134,7 +150,15 @@ export function StackedChart(props: Props) {
           size: 64,
           grid: { stroke: '#eef2f6' },
           ticks: { show: false },
-          values: (_u, splits) => splits.map(format),
+          values: (_u, splits) => {
+            // As many decimals as the ticks need, the same for all: 0, 5, 10 or 0.2, 0.4.
+            const digits = splits.every(Number.isInteger)
+              ? 0
+              : splits.every((v) => Number.isInteger(v * 10))
+                ? 1
+                : 2;
+            return splits.map((v) => `${num(v, digits)} ${props.unit}`);
+          },
         },
       ],
       series: [
@@ -177,6 +201,7 @@ export function StackedChart(props: Props) {
     props.height,
     props.xRange?.[0],
     props.xRange?.[1],
+    props.monthly,
   ]);
 
   return <div class="chart" ref={box} data-testid={props.testId} />;

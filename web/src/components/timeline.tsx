@@ -10,8 +10,8 @@ const COLOURS: Record<NasState, string> = {
   shutting_down: '#f59e0b',
   waking: '#f59e0b',
   sleeping: '#93c5fd',
-  offline: '#cbd5e1',
-  unknown: '#f1f5f9',
+  offline: '#94a3b8',
+  unknown: '#e2e8f0',
 };
 
 const LEGEND: NasState[] = ['online', 'waking', 'sleeping', 'offline', 'unknown'];

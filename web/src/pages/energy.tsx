@@ -5,6 +5,7 @@ import { useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import { StackedChart, type ChartSeries } from '../components/chart';
 import { Timeline } from '../components/timeline';
+import { historyChart } from '../energy/series';
 import { Badge, Card, Empty, ErrorNote, Loading, Stat } from '../components/ui';
 import {
   averagePrice,
@@ -24,7 +25,7 @@ const RANGES: Range[] = ['day', 'week', 'month', 'year'];
 const COLOURS = ['#2563eb', '#f59e0b', '#10b981', '#8b5cf6', '#ef4444', '#06b6d4', '#84cc16', '#ec4899'];
 const STEP_SECONDS = { '5min': 300, hour: 3600, day: 86400 } as const;
 const LIVE_EVERY_MS = 5000; // never faster: the plugs are polled every ENERGY_POLL_SECONDS anyway
-const LIVE_KEEP = 120; // readings kept for the live chart: ten minutes
+const LIVE_KEEP = 60; // readings kept for the live chart: five minutes
 
 export function colourOf(deviceId: number): string {
   return COLOURS[(deviceId - 1) % COLOURS.length];
@@ -190,25 +191,7 @@ function HistoryCard(props: {
     [props.range, props.device],
   );
   const data = props.device === null ? props.all : one.data;
-  const chart = useMemo(() => {
-    if (!data || data.series.length === 0) return null;
-    const x = data.series[0].points.map((p) => Date.parse(p.start) / 1000);
-    const perPower = data.resolution !== 'day';
-    const series: ChartSeries[] = data.series.map((s) => ({
-      label: s.device.name,
-      color: colourOf(s.device.id),
-      values: s.points.map((p) =>
-        p.samples === 0 && p.covered_seconds === 0 ? null : perPower ? p.avg_power_w : p.energy_wh / 1000,
-      ),
-    }));
-    return {
-      x,
-      series,
-      kind: perPower ? ('area' as const) : ('bars' as const),
-      unit: perPower ? 'W' : 'kWh',
-      timeZone: data.timezone,
-    };
-  }, [data]);
+  const chart = useMemo(() => (data ? historyChart(data, colourOf) : null), [data]);
   const devices = props.all?.series.map((s) => s.device) ?? [];
 
   return (
@@ -219,7 +202,13 @@ function HistoryCard(props: {
       action={<RangeTabs range={props.range} setRange={props.setRange} />}
     >
       <div class="row between">
-        <p class="muted small">{chart?.kind === 'bars' ? t('history.energyPerDay') : t('history.power')}</p>
+        <p class="muted small">
+          {chart?.per === 'month'
+            ? t('history.energyPerMonth')
+            : chart?.per === 'day'
+              ? t('history.energyPerDay')
+              : t('history.power')}
+        </p>
         <label class="inline">
           {t('history.device')}
           <select
@@ -238,7 +227,17 @@ function HistoryCard(props: {
       <ErrorNote error={props.error ?? one.error} />
       {!data && !props.error && <Loading />}
       {data && !chart && <Empty>{t('history.empty')}</Empty>}
-      {chart && <StackedChart {...chart} testId="history-chart" />}
+      {chart && (
+        <StackedChart
+          x={chart.x}
+          series={chart.series}
+          kind={chart.kind}
+          unit={chart.unit}
+          timeZone={chart.timeZone}
+          monthly={chart.per === 'month'}
+          testId="history-chart"
+        />
+      )}
     </Card>
   );
 }
@@ -320,6 +319,8 @@ interface SavingsView {
   draw: number;
   asleepSeconds: number;
   awakeSeconds: number;
+  knownSeconds: number; // of the period, what the NAS link has a record of
+  periodSeconds: number;
 }
 
 async function loadSavings(range: Range, nas: DeviceRef): Promise<SavingsView | null> {
@@ -348,6 +349,8 @@ async function loadSavings(range: Range, nas: DeviceRef): Promise<SavingsView | 
     draw,
     asleepSeconds: seconds(isAsleep),
     awakeSeconds: seconds(isAwake),
+    knownSeconds: seconds((state) => state !== 'unknown'),
+    periodSeconds: (Date.parse(link.to) - Date.parse(link.from)) / 1000,
   };
 }
 
@@ -396,7 +399,14 @@ function SavingsCard(props: { range: Range; nas: DeviceRef | undefined; currency
             <Stat
               label={t('savings.asleep')}
               value={duration(v.asleepSeconds)}
-              hint={t('savings.awake', { time: duration(v.awakeSeconds) })}
+              hint={
+                v.knownSeconds < 0.95 * v.periodSeconds
+                  ? t('savings.awakeOfKnown', {
+                      time: duration(v.awakeSeconds),
+                      known: duration(v.knownSeconds),
+                    })
+                  : t('savings.awake', { time: duration(v.awakeSeconds) })
+              }
             />
           </div>
           <p class="muted small assumption">
