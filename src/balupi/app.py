@@ -45,6 +45,7 @@ from balupi.db.migrate import upgrade_to_head
 from balupi.db.models import NasState
 from balupi.logs import get_logger
 from balupi.services.auth import AuthPolicy, AuthService, TokenCache, UserStore
+from balupi.services.backup import schedule_backups
 from balupi.services.cache.sources import ListedFiles
 from balupi.services.cache.startup import start_cache
 from balupi.services.container import Services
@@ -76,6 +77,7 @@ from balupi.services.uploads.ingest import checksums_from
 from balupi.services.uploads.offline import PendingChanges
 from balupi.services.uploads.pull import FolderRevalidator
 from balupi.services.uploads.service import start_uploads
+from balupi.services.watchdog import Watchdog
 
 log = get_logger(__name__)
 
@@ -90,6 +92,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # First in: systemd's watchdog is fed through the migrations that start-up runs.
+            await stack.enter_async_context(Watchdog.from_environment())
             app.state.services = await _start_services(settings, clock, stack)
             log.info("balupi started", version=__version__, env=settings.env)
             yield
@@ -235,6 +239,7 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         sessions, clock, settings.zone, poll_seconds=settings.energy_poll_seconds
     )
     energy_service.schedule(scheduler)
+    schedule_backups(scheduler, settings, clock)
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
     stack.push_async_callback(energy_service.aclose)  # first out: lets a roll-up batch finish

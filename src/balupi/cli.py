@@ -1,4 +1,4 @@
-"""The ``balupi`` command line: ``serve``, ``demo``, ``sim …`` and ``db …``.
+"""The ``balupi`` command line: ``serve``, ``demo``, ``sim …``, ``db …`` and ``doctor``.
 
 Configuration problems end the command with one line on stderr and exit status 2, never a
 traceback. Heavy imports happen inside the commands so ``balupi --help`` stays quick on a Pi.
@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from balupi import __version__
 from balupi.config import ConfigError, Settings, check_data_dir, load_settings
 
+if TYPE_CHECKING:
+    import uvicorn
+
 EXIT_CONFIG = 2
+EXIT_FAILED = 1
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from balupi.app import create_app
     from balupi.logs import configure_logging
     from balupi.server import uvicorn_config
@@ -37,8 +41,34 @@ def _serve(args: argparse.Namespace) -> int:
         proxy_headers=True,
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+    _notifying_server(config).run()
     return 0
+
+
+def _notifying_server(config: uvicorn.Config) -> uvicorn.Server:
+    """A Uvicorn server telling systemd ``READY=1`` once it listens, ``STOPPING=1`` as it stops.
+
+    READY waits for the listening socket, which Uvicorn opens only after the app's lifespan has
+    started every service, so whatever systemd starts after BaluPi finds it answering. (Defined
+    here, not at module level, so that ``balupi --help`` does not import Uvicorn.)
+    """
+    import uvicorn
+
+    from balupi.services.watchdog import SystemdNotifier
+
+    notifier = SystemdNotifier.from_environment()
+
+    class NotifyingServer(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                notifier.ready(f"serving on {self.config.host}:{self.config.port}")
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            notifier.stopping()
+            await super().shutdown(sockets=sockets)
+
+    return NotifyingServer(config)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -83,6 +113,49 @@ def _db_current(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_backup(args: argparse.Namespace) -> int:
+    from balupi.clock import SystemClock
+    from balupi.logs import configure_logging
+    from balupi.services.backup import BackupError, DatabaseBackups
+
+    settings = _db_settings()
+    configure_logging(json_lines=False, level="WARNING")  # the result is printed below
+    try:
+        path = DatabaseBackups.for_settings(settings, SystemClock()).create(args.to)
+    except BackupError as exc:
+        print(f"balupi: backup failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"backed up to {path}")
+    return 0
+
+
+def _db_restore(args: argparse.Namespace) -> int:
+    from balupi.clock import SystemClock
+    from balupi.logs import configure_logging
+    from balupi.services.backup import BackupError, restore_database, sqlite_path
+
+    settings = _db_settings()
+    configure_logging(json_lines=False, level="WARNING")  # the result is printed below
+    try:
+        restored = restore_database(
+            args.file, sqlite_path(settings.resolved_database_url), SystemClock()
+        )
+    except BackupError as exc:
+        print(f"balupi: restore refused: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"restored {args.file} to {restored.database} (revision {restored.revision})")
+    for kept in restored.kept:
+        print(f"the replaced file is kept as {kept}")
+    print("start BaluPi now; it migrates the database if the backup is older")
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from balupi.doctor import run_doctor
+
+    return asyncio.run(run_doctor(args))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="balupi",
@@ -123,6 +196,36 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser("current", help="show the database's revision").set_defaults(
         handler=_db_current
     )
+    backup = db_commands.add_parser(
+        "backup", help="back the database up now (online: BaluPi may keep running)"
+    )
+    backup.add_argument(
+        "--to", type=Path, help="write this new file (default: DATA_DIR/backups, keeping N)"
+    )
+    backup.set_defaults(handler=_db_backup)
+    restore = db_commands.add_parser(
+        "restore", help="replace the database with a backup (BaluPi must be stopped)"
+    )
+    restore.add_argument("file", type=Path, help="a backup made by 'balupi db backup'")
+    restore.set_defaults(handler=_db_restore)
+
+    doctor = commands.add_parser(
+        "doctor", help="check the configuration, data path, NAS, plugs, mDNS and clock"
+    )
+    doctor.add_argument(
+        "--nas-user", help="log in to the NAS as this user to verify BALUPI_NAS_JWT_SECRET"
+    )
+    doctor.add_argument(
+        "--nas-password",
+        help="that user's password (default: $BALUPI_DOCTOR_NAS_PASSWORD, else asked for)",
+    )
+    doctor.add_argument(
+        "--no-nas", action="store_true", help="leave the NAS alone (no health check, no login)"
+    )
+    doctor.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds to wait for the NAS or a plug"
+    )
+    doctor.set_defaults(handler=_doctor)
     return parser
 
 

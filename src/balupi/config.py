@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     energy_voltage_min_v: float = Field(default=207.0, gt=0)
     energy_voltage_max_v: float = Field(default=253.0, gt=0)
 
+    # Nightly online backups of the database into DATA_DIR/backups (services/backup.py): how
+    # many to keep (0: no nightly backups) and the local hour they run at (minute 15).
+    backup_keep: int = Field(default=7, ge=0, le=365)
+    backup_hour: int = Field(default=3, ge=0, le=23)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -274,6 +279,48 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError("; ".join(_describe(dict(e)) for e in exc.errors())) from None
+
+
+def load_settings_reporting(**overrides: Any) -> tuple[Settings, list[str]]:
+    """Settings even from a broken configuration, and one line per problem (``balupi doctor``).
+
+    Every invalid value is replaced by its default and reported, so that one bad variable does
+    not hide the checks that the others still allow. If only development mode makes the rest
+    valid (a production check failed), development mode is assumed. ``ConfigError`` is left
+    for what cannot be worked around (an unreadable config file).
+    """
+    fallbacks: dict[str, Any] = {}
+    problems: list[str] = []
+    for _ in range(len(Settings.model_fields) + 1):
+        try:
+            return Settings(**{**overrides, **fallbacks}), problems
+        except ValidationError as exc:
+            progress = False
+            for error in exc.errors():
+                problem = _describe(dict(error))
+                if problem not in problems:
+                    problems.append(problem)
+                name = _field_of(dict(error), problem)
+                if name is not None and name not in fallbacks and name not in overrides:
+                    fallbacks[name] = Settings.model_fields[name].get_default(
+                        call_default_factory=True
+                    )
+                    progress = True
+            if not progress:
+                if fallbacks.get("env") == "development":
+                    break
+                fallbacks["env"] = "development"
+    raise ConfigError("; ".join(problems))
+
+
+def _field_of(error: dict[str, Any], problem: str) -> str | None:
+    """The setting an error is about: its location, or the variable its message names."""
+    location = [str(part) for part in error.get("loc", ())]
+    if location and location[0] in Settings.model_fields:
+        return location[0]
+    match = re.match(rf"^{ENV_PREFIX}(\w+):", problem)
+    name = match.group(1).lower() if match else None
+    return name if name in Settings.model_fields else None
 
 
 def check_data_dir(settings: Settings) -> None:

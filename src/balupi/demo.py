@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import yaml
 from PIL import Image, ImageDraw
 from pydantic import SecretStr
 
@@ -53,6 +54,7 @@ DEMO_USERS = (
     DemoLogin("bob", "bob-demo-pw", "user"),
 )
 NAS_BOOT_SECONDS = 8.0
+CONFIG_FILENAME = "balupi.yaml"  # the demo Pi's settings, for BALUPI_CONFIG (balupi doctor)
 PHOTO_COLOURS = ("#3b82f6", "#10b981", "#f59e0b")
 # The Tapo account both demo plugs are bound to, and BaluPi logs in with.
 TAPO_USERNAME = "demo@balupi.invalid"
@@ -97,6 +99,7 @@ async def run_demo(*, port: int, host: str = "127.0.0.1", data_dir: Path | None 
             await _seed_files(nas.api_url)
             demo_plugs = await _start_plugs(plugs, root, host, nas)
             settings = _pi_settings(root, host, port, nas, jwt_secret, handshake_secret)
+            _write_config(root / CONFIG_FILENAME, settings)
             app = create_app(settings)
             async with running_server(app, host=host, port=port) as server:
                 await _register_plugs(app.state.services, demo_plugs)
@@ -159,6 +162,19 @@ async def _register_plugs(services: Services, plugs: list[DemoPlug]) -> None:
             await services.tapo.change(view.record.id, PlugChanges(name=plug.name, role=plug.role))
         except PlugError as exc:  # the rest of the demo works without it
             log.warning("demo plug not added", plug=plug.name, error=str(exc))
+
+
+def _write_config(path: Path, settings: Settings) -> None:
+    """The demo Pi's settings as a ``BALUPI_CONFIG`` file (mode 0600: it holds the secrets), so
+    that ``balupi doctor`` and ``balupi db …`` can be pointed at the running demo."""
+    values: dict[str, object] = {}
+    for name in sorted(settings.model_fields_set):
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        values[name] = str(value) if isinstance(value, Path) else value
+    path.touch(mode=0o600)
+    path.write_text(yaml.safe_dump(values, sort_keys=True))
 
 
 @contextlib.contextmanager
@@ -240,9 +256,10 @@ BaluPi demo is running.
 
   BaluPi       {url}            (point BaluApp / BaluDesk / curl here)
   health       {url}/api/health
-  dashboard    {url}/            (in a browser; log in with one of the logins below)
   NAS emulator {nas.api_url}    (control: {nas.control_url}, Wake-on-LAN UDP port {nas.wol_port})
   data         {root}
+  config       {root / CONFIG_FILENAME}
+               (BALUPI_CONFIG=<that file> balupi doctor --nas-user admin)
 
   logins (the same on the NAS and the Pi):
 {logins}
