@@ -256,6 +256,7 @@ BaluPi demo is running.
 
   BaluPi       {url}            (point BaluApp / BaluDesk / curl here)
   health       {url}/api/health
+  dashboard    {url}/            (in a browser; log in with one of the logins below)
   NAS emulator {nas.api_url}    (control: {nas.control_url}, Wake-on-LAN UDP port {nas.wol_port})
   data         {root}
   config       {root / CONFIG_FILENAME}
