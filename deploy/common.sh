@@ -114,6 +114,8 @@ build_release() {
     return 0
   fi
   log "building release $id in $dir"
+  [ -f "$SOURCE_DIR/src/balupi/web/dist/index.html" ] ||
+    log "note: the dashboard is not built (scripts/build-dashboard, Node.js 20+); the API works without it"
   rm -rf "$dir"
   mkdir -p "$RELEASES"
   # The venv lives where it is built: its scripts carry their own absolute path.
