@@ -74,7 +74,11 @@ def _notifying_server(config: uvicorn.Config) -> uvicorn.Server:
 def _demo(args: argparse.Namespace) -> int:
     from balupi.demo import run_demo
 
-    return asyncio.run(run_demo(port=args.port, host=args.host, data_dir=args.data_dir))
+    return asyncio.run(
+        run_demo(
+            port=args.port, host=args.host, data_dir=args.data_dir, history_days=args.history_days
+        )
+    )
 
 
 def _sim_nas(args: argparse.Namespace) -> int:
@@ -87,6 +91,12 @@ def _sim_energy_history(args: argparse.Namespace) -> int:
     from balupi.sim import energy_history
 
     return energy_history.run(args)
+
+
+def _sim_plug(args: argparse.Namespace) -> int:
+    from balupi.sim.plug import cli as plug_cli
+
+    return plug_cli.run(args)
 
 
 def _db_settings() -> Settings:
@@ -175,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--data-dir", type=Path, help="keep the demo's state here (default: a fresh temp dir)"
     )
+    demo.add_argument(
+        "--history-days",
+        type=int,
+        default=30,
+        help="days of simulated energy history to fill before the plugs' live data (default 30)",
+    )
     demo.set_defaults(handler=_demo)
 
     sim = commands.add_parser("sim", help="run one emulator of the simulated home")
@@ -182,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     nas = emulators.add_parser("nas", help="a BaluHost-compatible NAS with a power model")
     _add_nas_arguments(nas)
     nas.set_defaults(handler=_sim_nas)
+    plug = emulators.add_parser("plug", help="a Tapo P110/P115 smart plug speaking KLAP")
+    _add_plug_arguments(plug)
+    plug.set_defaults(handler=_sim_plug)
     history = emulators.add_parser(
         "energy-history", help="fill the database with months of realistic plug history"
     )
@@ -239,6 +258,12 @@ def _add_energy_history_arguments(parser: argparse.ArgumentParser) -> None:
     from balupi.sim import energy_history
 
     energy_history.add_arguments(parser)
+
+
+def _add_plug_arguments(parser: argparse.ArgumentParser) -> None:
+    from balupi.sim.plug import cli as plug_cli
+
+    plug_cli.add_arguments(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

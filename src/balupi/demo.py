@@ -54,6 +54,8 @@ DEMO_USERS = (
     DemoLogin("bob", "bob-demo-pw", "user"),
 )
 NAS_BOOT_SECONDS = 8.0
+DEFAULT_HISTORY_DAYS = 30
+HISTORY_SEED = 7
 CONFIG_FILENAME = "balupi.yaml"  # the demo Pi's settings, for BALUPI_CONFIG (balupi doctor)
 PHOTO_COLOURS = ("#3b82f6", "#10b981", "#f59e0b")
 # The Tapo account both demo plugs are bound to, and BaluPi logs in with.
@@ -81,7 +83,13 @@ class DemoPlug:
     emulator: PlugEmulator
 
 
-async def run_demo(*, port: int, host: str = "127.0.0.1", data_dir: Path | None = None) -> int:
+async def run_demo(
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    data_dir: Path | None = None,
+    history_days: int = DEFAULT_HISTORY_DAYS,
+) -> int:
     """Run the simulated home until SIGINT/SIGTERM; returns the exit status."""
     configure_logging(json_lines=False, level="INFO")
     with _demo_root(data_dir) as root:
@@ -103,10 +111,23 @@ async def run_demo(*, port: int, host: str = "127.0.0.1", data_dir: Path | None 
             app = create_app(settings)
             async with running_server(app, host=host, port=port) as server:
                 await _register_plugs(app.state.services, demo_plugs)
+                history = asyncio.create_task(_fill_history(settings, history_days))
                 _print_banner(server.url, nas, root, demo_plugs)
                 await _wait_for_stop_signal()
+                history.cancel()
     print("demo stopped")
     return 0
+
+
+async def _fill_history(settings: Settings, days: int) -> None:
+    """Weeks of energy history before the plugs' first live reading, so charts and costs have
+    data at once (the same code as ``balupi sim energy-history``)."""
+    if days <= 0:
+        return
+    from balupi.sim.energy_history import fill
+
+    report = await fill(settings, days, 0, True, HISTORY_SEED)
+    log.info("demo energy history filled", days=days, report=str(report))
 
 
 def _pi_settings(
