@@ -134,24 +134,11 @@ def _clean_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("BALUPI_")}
 
 
-def _demo_fills_history() -> bool:
-    """Whether ``balupi demo`` fills the energy history itself (``--history-days``)."""
-    usage = subprocess.run(
-        [sys.executable, "-m", "balupi", "demo", "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=_clean_environment(),
-    )
-    return "--history-days" in usage.stdout
-
-
-def _demo_process(root: Path, log: IO[str], fills_history: bool) -> subprocess.Popen[str]:
+def _demo_process(root: Path, log: IO[str]) -> subprocess.Popen[str]:
     environment = _clean_environment()
     environment["BALUPI_ENERGY_POLL_SECONDS"] = str(POLL_SECONDS)
     command = ["demo", "--port", str(free_port()), "--data-dir", str(root)]
-    if fills_history:
-        command += ["--history-days", str(HISTORY_DAYS)]
+    command += ["--history-days", str(HISTORY_DAYS)]
     return subprocess.Popen(
         [sys.executable, "-m", "balupi", *command],
         stdout=subprocess.PIPE,
@@ -179,31 +166,12 @@ def _read_banner(process: subprocess.Popen[str], log: Path) -> tuple[str, str]:
     return url.group(1), control.group(1)
 
 
-def _fill_history(root: Path, log: Path, filled_by_demo: bool) -> None:
-    """Months of plug readings before the demo's first: ``balupi demo --history-days`` fills
-    them in the background (wait for its log line), else ``balupi sim energy-history`` here."""
-    if filled_by_demo:
-        deadline = time.monotonic() + 240
-        while "demo energy history filled" not in log.read_text():
-            assert time.monotonic() < deadline, "the demo did not fill its energy history in time"
-            time.sleep(0.5)
-        return
-    command = [
-        "sim",
-        "energy-history",
-        "--days",
-        str(HISTORY_DAYS),
-        "--data-dir",
-        str(root / "balupi"),
-    ]
-    done = subprocess.run(
-        [sys.executable, "-m", "balupi", *command],
-        capture_output=True,
-        text=True,
-        env=_clean_environment(),
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
+def _wait_for_history(log: Path) -> None:
+    """``balupi demo --history-days`` fills months of plug readings in the background."""
+    deadline = time.monotonic() + 240
+    while "demo energy history filled" not in log.read_text():
+        assert time.monotonic() < deadline, "the demo did not fill its energy history in time"
+        time.sleep(0.5)
 
 
 def _seed_link_history(root: Path) -> None:
@@ -261,11 +229,10 @@ def demo() -> Iterator[Demo]:
     with tempfile.TemporaryDirectory(prefix="balupi-web-") as temporary:
         root = Path(temporary)
         log = root / "demo.log"
-        fills_history = _demo_fills_history()
-        with log.open("w") as log_file, _demo_process(root, log_file, fills_history) as process:
+        with log.open("w") as log_file, _demo_process(root, log_file) as process:
             try:
                 url, control_url = _read_banner(process, log)
-                _fill_history(root, log, fills_history)
+                _wait_for_history(log)
                 _seed_link_history(root)
                 yield Demo(url=url, control_url=control_url, root=root)
             finally:
