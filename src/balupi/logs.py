@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+
 def _drop_color_message(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
     # Uvicorn passes a coloured copy of its message as an "extra"; the renderer colours itself.
     event.pop("color_message", None)

@@ -53,6 +53,7 @@ from balupi.services.nas.passthrough import (
 from balupi.services.nas.wake import NasWaker
 from balupi.sim.measure import PeakRss, bulk_nas_process
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
+from tests.conftest import TEST_NAS_JWT_SECRET
 from tests.nas.conftest import FakeNas, wait_for
 
 ADMIN = ("admin", "DevMode2024")  # the emulator's default users
@@ -96,7 +97,10 @@ def make_pi(settings: Settings) -> PiFactory:
 
 @pytest.fixture
 async def nas(tmp_path: Path) -> AsyncIterator[NasEmulator]:
-    config = NasEmulatorConfig(storage=tmp_path / "nas", boot_seconds=0.3)
+    # The NAS signs with the key the test Pi knows (BALUPI_NAS_JWT_SECRET), as in a real home.
+    config = NasEmulatorConfig(
+        storage=tmp_path / "nas", boot_seconds=0.3, jwt_secret=TEST_NAS_JWT_SECRET
+    )
     async with NasEmulator(config) as emulator:
         yield emulator
 
