@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from balupi.app import create_app
 from balupi.config import Settings, check_data_dir
-from balupi.db.models import QueueStatus, UploadQueueEntry
+from balupi.db.models import NasState, QueueStatus, UploadQueueEntry
 from balupi.services.container import Services
 from balupi.services.uploads.ingest import IngestLimits
 from balupi.services.uploads.worker import WorkerSettings
@@ -101,7 +101,14 @@ async def test_a_nas_that_vanishes_mid_push_gets_the_file_once_it_returns(home: 
 
     await eventually(failed)
     await home.nas.restore_power()
-    await home.services.nas_link.report_power(45.0)  # the NAS plug: it is running again
+
+    async def back_online() -> bool:
+        # The NAS plug reports its draw every poll: running again. (The link may meanwhile have
+        # judged the NAS offline, and then only such a reading makes it look again.)
+        await home.services.nas_link.report_power(45.0)
+        return home.services.nas_link.state is NasState.ONLINE
+
+    await eventually(back_online)
     await home.settled()
 
     [row] = await home.queue()

@@ -151,7 +151,10 @@ def test_live_power_refreshes_itself_and_follows_the_nas(browser: Any, demo: Dem
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(asked)]
     assert len(gaps) >= 2
-    assert min(gaps) >= 4.9, gaps  # never faster than every 5 s
+    # Never faster than every 5 s. The timestamps are taken when Playwright hands the event
+    # to Python, which under load lags by a few hundred milliseconds, now more, now less.
+    assert min(gaps) >= 4.5, gaps
+    assert sum(gaps) / len(gaps) >= 4.9, gaps
 
 
 def test_wake_takes_the_nas_from_sleeping_through_waking_to_online(
