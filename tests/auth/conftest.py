@@ -36,14 +36,16 @@ def make_home(tmp_path: Path, settings: Settings) -> HomeFactory:
     """``async with make_home(secret=True) as home``: a NAS and BaluPi, both up and talking."""
 
     @contextlib.asynccontextmanager
-    async def home(*, secret: bool, name: str = "home") -> AsyncIterator[Home]:
+    async def home(
+        *, secret: bool, name: str = "home", login_limit: int | None = None
+    ) -> AsyncIterator[Home]:
         root = tmp_path / name
         clock = ManualClock(datetime.now(UTC))
         nas_state = NasState(
             root / "nas",
             NAS_SECRET,
             clock=lambda: clock.now().timestamp(),
-            login_rate_limit=None,
+            login_rate_limit=login_limit,  # the NAS's 5 a minute per address, when a test wants it
             refresh_rate_limit=None,
         )
         config = NasEmulatorConfig(

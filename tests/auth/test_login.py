@@ -160,6 +160,25 @@ async def test_offline_logins_are_rate_limited_per_client(make_home: HomeFactory
     assert after_a_minute.status_code == 200
 
 
+async def test_the_nas_login_limit_shared_behind_the_pi_does_not_lock_out_known_users(
+    make_home: HomeFactory,
+) -> None:
+    # The NAS allows 5 logins a minute per address; behind the Pi every client has the Pi's.
+    async with make_home(secret=True, login_limit=5) as home:
+        first = await home.login("maria", "maria-password")
+        others = [(await home.login("admin", "admin-password")).status_code for _ in range(4)]
+        known = await home.login("maria", "maria-password")  # the NAS says 429; the Pi can check
+        wrong = await home.login("maria", "not-her-password")
+        unknown = await home.login("nobody", "whatever")  # the Pi cannot: the NAS's 429 stands
+
+    assert first.status_code == 200
+    assert others == [200] * 4
+    assert known.status_code == 200
+    assert known.json()["user"]["username"] == "maria"
+    assert wrong.status_code == 401
+    assert unknown.status_code == 429
+
+
 async def test_offline_login_is_refused_once_the_nas_said_the_user_is_inactive(
     make_home: HomeFactory,
 ) -> None:
