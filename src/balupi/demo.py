@@ -16,8 +16,6 @@ import io
 import json
 import secrets
 import signal
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +35,7 @@ from balupi.services.tapo import PlugAddress, PlugChanges
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig, UserSpec
 from balupi.sim.nas.state import Role
 from balupi.sim.plug import PlugConfig, PlugEmulator
+from balupi.sim.workdir import kept_or_temporary
 
 log = get_logger(__name__)
 
@@ -92,7 +91,7 @@ async def run_demo(
 ) -> int:
     """Run the simulated home until SIGINT/SIGTERM; returns the exit status."""
     configure_logging(json_lines=False, level="INFO")
-    with _demo_root(data_dir) as root:
+    with kept_or_temporary(data_dir, "balupi-demo-") as root:
         jwt_secret = _secret(root / "nas-jwt-secret")
         handshake_secret = _secret(root / "nas-handshake-secret")
         nas_config = NasEmulatorConfig(
@@ -196,16 +195,6 @@ def _write_config(path: Path, settings: Settings) -> None:
         values[name] = str(value) if isinstance(value, Path) else value
     path.touch(mode=0o600)
     path.write_text(yaml.safe_dump(values, sort_keys=True))
-
-
-@contextlib.contextmanager
-def _demo_root(data_dir: Path | None) -> Iterator[Path]:
-    if data_dir is not None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        yield data_dir
-        return
-    with tempfile.TemporaryDirectory(prefix="balupi-demo-") as temporary:
-        yield Path(temporary)
 
 
 def _secret(path: Path) -> str:

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import signal
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from balupi.sim.nas.server import (
     NasEmulatorConfig,
     UserSpec,
 )
+from balupi.sim.workdir import kept_or_temporary
 
 
 def _user(text: str) -> UserSpec:
@@ -103,7 +103,7 @@ async def run(args: argparse.Namespace) -> int:
     configure_logging(json_lines=False, level="INFO")
     # Every sleep and wake restarts a uvicorn server; its start/stop lines would drown ours.
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
-    with _storage(args.storage) as storage:
+    with kept_or_temporary(args.storage, "balupi-nas-") as storage:
         try:
             config = config_from_args(args, storage)
         except ValueError as exc:
@@ -122,16 +122,6 @@ async def run(args: argparse.Namespace) -> int:
                 _print_banner(nas, storage)
                 await stop.wait()
     return 0
-
-
-@contextlib.contextmanager
-def _storage(given: Path | None) -> Iterator[Path]:
-    if given is not None:
-        given.mkdir(parents=True, exist_ok=True)
-        yield given
-        return
-    with tempfile.TemporaryDirectory(prefix="balupi-nas-") as temporary:
-        yield Path(temporary)
 
 
 @contextlib.contextmanager
