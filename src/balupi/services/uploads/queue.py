@@ -161,12 +161,6 @@ class UploadQueue:
             )
         return list(newest.values())
 
-    async def pending_file(self, path: str) -> PendingFile | None:
-        """The newest unconfirmed upload at exactly ``path``."""
-        parent, _, _ = path.rpartition("/")
-        matches = [f for f in await self.pending_files(folder=parent) if f.path == path]
-        return matches[-1] if matches else None
-
     async def referenced_local_files(self) -> set[str]:
         """Every local file an open queue row still needs (the rest may be cleaned up)."""
         async with self._sessions() as session:

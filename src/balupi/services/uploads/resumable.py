@@ -24,6 +24,7 @@ import anyio
 
 from balupi.clock import Clock, utc_iso
 from balupi.errors import BaluPiError
+from balupi.services.uploads.jsonfile import write_json
 from balupi.services.uploads.local_copies import LocalCopies
 from balupi.services.uploads.queue import NewUpload, UploadQueue
 from balupi.services.uploads.spool import (
@@ -108,19 +109,7 @@ class ResumableUploads:
 
     async def _save(self, record: SessionRecord) -> None:
         record.updated_at = utc_iso(self._clock.now())
-        data = json.dumps(asdict(record)).encode()
-        target = self._record_path(record.id)
-
-        def _write() -> None:
-            temporary = target.with_suffix(".json.tmp")
-            with temporary.open("wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-            fsync_directory(self._dir)
-
-        await anyio.to_thread.run_sync(_write)
+        await write_json(self._record_path(record.id), asdict(record))
 
     async def get(self, upload_id: str, owner_id: str | None = None) -> SessionRecord:
         """The session, or 404; 403 when it belongs to someone else (as BaluHost answers)."""

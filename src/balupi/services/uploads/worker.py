@@ -23,7 +23,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -364,12 +364,3 @@ class SyncWorker:
             self.settings.first_retry_seconds * 2 ** (attempts - 1), self.settings.max_retry_seconds
         )
         return timedelta(seconds=base * random.uniform(0.5, 1.0))
-
-
-def utc_moment(value: str | None) -> datetime | None:
-    """A NAS ``modified_at`` (ISO with ``Z``) as an aware datetime."""
-    if not value:
-        return None
-    with contextlib.suppress(ValueError):
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return None
