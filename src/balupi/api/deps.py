@@ -1,4 +1,8 @@
-"""FastAPI dependencies: how routes reach the services of the running app."""
+"""FastAPI dependencies: how routes reach the services of the running app.
+
+All are ``async def``: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop
+per dependency per request that these one-line lookups do not need.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from balupi.services.system import SystemMonitor
 from balupi.services.tapo import TapoService
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -21,21 +25,21 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_system_monitor(services: ServicesDep) -> SystemMonitor:
+async def get_system_monitor(services: ServicesDep) -> SystemMonitor:
     return services.system
 
 
 SystemMonitorDep = Annotated[SystemMonitor, Depends(get_system_monitor)]
 
 
-def get_auth_service(services: ServicesDep) -> AuthService:
+async def get_auth_service(services: ServicesDep) -> AuthService:
     return services.auth
 
 
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 
-def get_bearer_token(request: Request) -> str | None:
+async def get_bearer_token(request: Request) -> str | None:
     """The token of ``Authorization: Bearer …``, the only place BaluHost looks (nas-api.md §0)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
@@ -54,7 +58,7 @@ async def get_current_user(token: BearerToken, auth: AuthServiceDep) -> Authenti
 CurrentUser = Annotated[AuthenticatedUser, Depends(get_current_user)]
 
 
-def get_admin_user(user: CurrentUser) -> AuthenticatedUser:
+async def get_admin_user(user: CurrentUser) -> AuthenticatedUser:
     if not user.is_admin:
         raise PermissionDenied()
     return user
@@ -63,7 +67,7 @@ def get_admin_user(user: CurrentUser) -> AuthenticatedUser:
 AdminUser = Annotated[AuthenticatedUser, Depends(get_admin_user)]
 
 
-def get_tapo(services: ServicesDep) -> TapoService:
+async def get_tapo(services: ServicesDep) -> TapoService:
     return services.tapo
 
 

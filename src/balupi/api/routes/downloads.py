@@ -26,11 +26,11 @@ router = APIRouter(tags=["files"])
 SOURCE_HEADER = "x-balupi-cache"
 
 
-def get_cache(services: ServicesDep) -> FileCache:
+async def get_cache(services: ServicesDep) -> FileCache:
     return services.cache
 
 
-def get_thumbnails(services: ServicesDep) -> Thumbnails:
+async def get_thumbnails(services: ServicesDep) -> Thumbnails:
     return services.thumbnails
 
 

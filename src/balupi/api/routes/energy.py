@@ -42,7 +42,7 @@ router = APIRouter(prefix="/api/energy", tags=["energy"])
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def get_energy(services: ServicesDep) -> EnergyService:
+async def get_energy(services: ServicesDep) -> EnergyService:
     return services.energy
 
 

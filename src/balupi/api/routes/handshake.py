@@ -31,7 +31,7 @@ from balupi.services.nas.notices import (
 router = APIRouter(prefix="/api/handshake", tags=["handshake"])
 
 
-def get_lifecycle_notices(services: ServicesDep) -> LifecycleNotices:
+async def get_lifecycle_notices(services: ServicesDep) -> LifecycleNotices:
     return services.nas_notices
 
 

@@ -28,7 +28,7 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 CLIENT_CLOSED = 499  # nginx's status for a client that left; logged only, nobody receives it
 
 
-def get_passthrough(services: ServicesDep) -> NasPassThrough:
+async def get_passthrough(services: ServicesDep) -> NasPassThrough:
     settings = services.settings
     policy = WakePolicy(enabled=settings.wake_on_request, wait_seconds=settings.wake_wait_seconds)
 

@@ -39,7 +39,8 @@ def _nas_awake(services: ServicesDep) -> bool:
 
 
 async def _forward(request: Request, services: ServicesDep) -> Response:
-    return NasStreamResponse(await get_passthrough(services).open(forward_request(request)))
+    passthrough = await get_passthrough(services)
+    return NasStreamResponse(await passthrough.open(forward_request(request)))
 
 
 @router.get("/api/sync/preflight")

@@ -9,6 +9,9 @@ called revoked are remembered by ``jti`` so the Pi does not refresh them while t
 
 Rows whose ``expires_at`` has passed say nothing any more (the token is expired anyway) and are
 swept out at most once an hour, as part of a write.
+
+Verdicts (and their absence) are read on every protected request, so they are also kept in a
+bounded memory that each write here drops; nothing else writes these tables.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.db.models import CachedToken, RevokedRefreshToken, TokenVerdict
+from balupi.services.auth.memo import WriteThroughMemo
 
 PRUNE_INTERVAL = timedelta(hours=1)
 
@@ -48,14 +52,23 @@ class TokenCache:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
         self._last_prune: datetime | None = None
+        self._memo: WriteThroughMemo[str, TokenRecord | None] = WriteThroughMemo()
 
     async def lookup(self, digest: str, now: datetime) -> TokenRecord | None:
         """The verdict on the token with ``digest``, unless there is none or it has lapsed."""
-        async with self._sessions() as session:
-            row = await session.get(CachedToken, digest)
-            if row is None or (row.expires_at is not None and row.expires_at <= now):
-                return None
-            return TokenRecord(row.verdict, row.user_id, row.detail, row.checked_at, row.expires_at)
+        found, record, ticket = self._memo.lookup(digest)
+        if not found:
+            async with self._sessions() as session:
+                row = await session.get(CachedToken, digest)
+                record = None
+                if row is not None:
+                    record = TokenRecord(
+                        row.verdict, row.user_id, row.detail, row.checked_at, row.expires_at
+                    )
+            self._memo.put(digest, record, ticket)
+        if record is None or (record.expires_at is not None and record.expires_at <= now):
+            return None
+        return record
 
     async def accept(
         self, digest: str, *, user_id: str, checked_at: datetime, expires_at: datetime
@@ -110,6 +123,8 @@ class TokenCache:
             await self._store_once(row)
         except IntegrityError:  # a concurrent insert of the same key won; now it is an update
             await self._store_once(row)
+        finally:
+            self._memo.invalidate()
 
     async def _store_once(self, row: CachedToken | RevokedRefreshToken) -> None:
         async with self._sessions.begin() as session:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.clock import utc_iso
 from balupi.db.models import User
+from balupi.services.auth.memo import WriteThroughMemo
 
 
 @dataclass(frozen=True)
@@ -84,15 +85,27 @@ class CachedUser:
 
 
 class UserStore:
-    """Reads and writes cached users; every method is one short transaction."""
+    """Reads and writes cached users; every method is one short transaction.
+
+    ``get`` (once per protected request) is answered from memory after the first read; every
+    write here drops that memory. Other code only ever adds a placeholder row for a user this
+    store has not seen, and a missing user is never remembered, so nothing goes stale.
+    """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._memo: WriteThroughMemo[str, CachedUser] = WriteThroughMemo()
 
     async def get(self, user_id: str) -> CachedUser | None:
+        found, user, ticket = self._memo.lookup(user_id)
+        if found:
+            return user
         async with self._sessions() as session:
             row = await session.get(User, user_id)
-            return CachedUser.of(row) if row else None
+            user = CachedUser.of(row) if row else None
+        if user is not None:
+            self._memo.put(user_id, user, ticket)
+        return user
 
     async def by_username(self, username: str) -> CachedUser | None:
         async with self._sessions() as session:
@@ -126,11 +139,14 @@ class UserStore:
 
     async def forget_verifier(self, username: str) -> None:
         """The NAS refused this password (or asks for a second factor): no offline login."""
-        async with self._sessions.begin() as session:
-            row = await session.scalar(select(User).where(User.username == username))
-            if row is not None:
-                row.password_verifier = None
-                row.verifier_expires_at = None
+        try:
+            async with self._sessions.begin() as session:
+                row = await session.scalar(select(User).where(User.username == username))
+                if row is not None:
+                    row.password_verifier = None
+                    row.verifier_expires_at = None
+        finally:
+            self._memo.invalidate()
 
     async def set_active(self, user_id: str, active: bool) -> None:
         await self._update(user_id, is_active=active)
@@ -140,22 +156,28 @@ class UserStore:
         await self._update(user_id, refresh_revoked_before=before)
 
     async def _update(self, user_id: str, **values: Any) -> None:
-        async with self._sessions.begin() as session:
-            row = await session.get(User, user_id)
-            if row is not None:
-                for name, value in values.items():
-                    setattr(row, name, value)
+        try:
+            async with self._sessions.begin() as session:
+                row = await session.get(User, user_id)
+                if row is not None:
+                    for name, value in values.items():
+                        setattr(row, name, value)
+        finally:
+            self._memo.invalidate()
 
     async def _upsert(self, user_id: str, values: dict[str, Any], *, overwrite: bool) -> CachedUser:
         # Two requests may meet the same new user at once; the loser of the insert retries as
         # an update.
-        for attempt in range(2):
-            try:
-                return await self._upsert_once(user_id, values, overwrite=overwrite)
-            except IntegrityError:
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        try:
+            for attempt in range(2):
+                try:
+                    return await self._upsert_once(user_id, values, overwrite=overwrite)
+                except IntegrityError:
+                    if attempt:
+                        raise
+            raise AssertionError("unreachable")
+        finally:
+            self._memo.invalidate()
 
     async def _upsert_once(
         self, user_id: str, values: dict[str, Any], *, overwrite: bool

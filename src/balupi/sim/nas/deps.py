@@ -22,7 +22,7 @@ from balupi.sim.nas.tokens import (
 _BEARER = {"WWW-Authenticate": "Bearer"}
 
 
-def get_state(request: Request) -> NasState:
+async def get_state(request: Request) -> NasState:
     state: NasState = request.app.state.nas
     return state
 
@@ -60,7 +60,7 @@ def user_for_token(state: NasState, token: str) -> NasUser:
     return user
 
 
-def current_user(request: Request, state: State) -> NasUser:
+async def current_user(request: Request, state: State) -> NasUser:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -71,7 +71,7 @@ def current_user(request: Request, state: State) -> NasUser:
 CurrentUser = Annotated[NasUser, Depends(current_user)]
 
 
-def require_admin(user: CurrentUser) -> NasUser:
+async def require_admin(user: CurrentUser) -> NasUser:
     if user.role != "admin":
         raise HTTPException(status_code=403, detail="Insufficient permissions: Admin required")
     return user
