@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,26 +20,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.processes import clean_environment
+
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 WHEELHOUSE = Path(os.environ.get("BALUPI_WHEELHOUSE", REPO / "build" / "wheelhouse"))
 # The build backend pip needs for BaluPi itself (pyproject.toml's build-system).
 BUILD_REQUIREMENT = "setuptools>=77"
 SOURCE_PARTS = ("pyproject.toml", "README.md", "requirements.txt", "src", "deploy")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def clean_environment(**extra: str) -> dict[str, str]:
-    """The test process's environment without BaluPi's or systemd's variables, plus ``extra``."""
-    dropped = ("BALUPI_", "NOTIFY_SOCKET", "WATCHDOG_")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
-    environment.update(extra)
-    return environment
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

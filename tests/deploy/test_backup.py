@@ -32,7 +32,7 @@ from balupi.services.backup import (
     restore_database,
     verify_restorable,
 )
-from tests.deploy.conftest import clean_environment
+from tests.processes import clean_environment
 
 BEFORE_THE_BACKUP = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 INSERT_SERVER = (

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from balupi.config import load_settings_reporting
-from tests.deploy.conftest import clean_environment, free_port, wait_until
+from tests.deploy.conftest import wait_until
+from tests.processes import clean_environment, free_port
 
 CHECKS = (
     "config",

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from balupi.services.watchdog import SystemdNotifier, Watchdog, watchdog_interval
-from tests.deploy.conftest import clean_environment, free_port
+from tests.processes import clean_environment, free_port
 
 PING_SECONDS = 0.2  # WATCHDOG_USEC / 2
 BLOCK_SECONDS = 2.0

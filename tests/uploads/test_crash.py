@@ -13,18 +13,14 @@ import asyncio
 import hashlib
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
+from tests.processes import ServeProcess
 from tests.uploads.conftest import HOME_JWT_SECRET, HOME_USERS, bearer, eventually
 
 RUNS = int(os.environ.get("BALUPI_CRASH_RUNS", "20"))
@@ -34,65 +30,18 @@ ALICE = bearer(2, "alice", secret=HOME_JWT_SECRET)
 ADMIN = bearer(1, "admin", "admin", secret=HOME_JWT_SECRET)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class PiProcess:
-    """``balupi serve`` in a subprocess, killable at any moment."""
-
-    def __init__(self, data_dir: Path, nas: NasEmulator, log: Path) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("BALUPI_")},
-            "BALUPI_DATA_DIR": str(data_dir),
-            "BALUPI_PORT": str(self.port),
-            "BALUPI_NAS_URL": nas.api_url,
-            "BALUPI_NAS_JWT_SECRET": HOME_JWT_SECRET,
-            "BALUPI_NAS_MAC": nas.config.mac,
-            "BALUPI_WOL_BROADCAST": "127.0.0.1",
-            "BALUPI_WOL_PORT": str(nas.wol_port),
-            "BALUPI_MDNS_ENABLED": "false",
-            "BALUPI_LOG_LEVEL": "WARNING",
-        }
-        self._log = log
-        self._process: subprocess.Popen[bytes] | None = None
-
-    async def start(self) -> None:
-        with self._log.open("ab") as sink:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "balupi", "serve"],
-                env=self._env,
-                stdout=sink,
-                stderr=sink,
-            )
-        async with httpx.AsyncClient(base_url=self.url, timeout=1) as client:
-
-            async def up() -> bool:
-                try:
-                    return (await client.get("/api/health")).status_code == 200
-                except httpx.HTTPError:
-                    assert self._process is not None
-                    assert self._process.poll() is None, self._log.read_text()[-3000:]
-                    return False
-
-            await eventually(up, timeout=30)
-
-    def kill(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGKILL)
-            self._process.wait()
-        self._process = None
-
-    @contextmanager
-    def killed_at_exit(self) -> Iterator[None]:
-        try:
-            yield
-        finally:
-            self.kill()
+def pi_process(data_dir: Path, nas: NasEmulator, log: Path) -> ServeProcess:
+    """``balupi serve`` in front of ``nas``, which it may wake on the loopback."""
+    return ServeProcess(
+        log,
+        DATA_DIR=str(data_dir),
+        NAS_URL=nas.api_url,
+        NAS_JWT_SECRET=HOME_JWT_SECRET,
+        NAS_MAC=nas.config.mac,
+        WOL_BROADCAST="127.0.0.1",
+        WOL_PORT=str(nas.wol_port),
+        LOG_LEVEL="WARNING",
+    )
 
 
 @pytest.fixture
@@ -141,7 +90,7 @@ async def _upload(url: str, content: bytes) -> bool:
     return answer.status_code == 200
 
 
-async def _settle(pi: PiProcess) -> None:
+async def _settle(pi: ServeProcess) -> None:
     """Wake the NAS through the Pi and wait until the Pi owes it nothing."""
     async with httpx.AsyncClient(base_url=pi.url, timeout=10) as client:
         await client.post("/api/nas/wol", headers=ADMIN)
@@ -168,7 +117,7 @@ async def test_sigkill_during_uploads_loses_no_acknowledged_file(
     asleep_nas: NasEmulator, tmp_path: Path
 ) -> None:
     rng = random.Random(20261126)
-    pi = PiProcess(tmp_path / "pi", asleep_nas, tmp_path / "pi.log")
+    pi = pi_process(tmp_path / "pi", asleep_nas, tmp_path / "pi.log")
     acknowledged: list[bytes] = []
     unacknowledged: list[bytes] = []
     with pi.killed_at_exit():
@@ -195,7 +144,7 @@ async def test_sigkill_during_pushes_lands_every_file_exactly_once(
     asleep_nas: NasEmulator, tmp_path: Path
 ) -> None:
     rng = random.Random(112620)
-    pi = PiProcess(tmp_path / "pi", asleep_nas, tmp_path / "pi.log")
+    pi = pi_process(tmp_path / "pi", asleep_nas, tmp_path / "pi.log")
     contents = [rng.randbytes(rng.randint(500_000, 3_000_000)) for _ in range(12)]
     with pi.killed_at_exit():
         await pi.start()
