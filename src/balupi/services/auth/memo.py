@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 K = TypeVar("K")
 V = TypeVar("V")
 
+
 class WriteThroughMemo(Generic[K, V]):
     """The last ``capacity`` values read, least recently used first out."""
 
