@@ -29,12 +29,12 @@ from balupi.config import load_settings
 from tests.deploy.conftest import (
     DEPLOY,
     copy_sources,
-    free_port,
     healthy,
     run_script,
     tree_digest,
     wait_until,
 )
+from tests.processes import free_port
 
 RELEASE_ID = re.compile(r"^\d+\.\d+\.\d+-[0-9a-f]{12}$")
 DEV_TOOLS = ("pip", "pytest", "mypy", "ruff", "setuptools")
