@@ -1,12 +1,16 @@
 """Running BaluPi under Uvicorn: the protocol it needs, and an embedded server for loop-sharers.
 
 ``uvicorn_config`` is the one way BaluPi's app is configured for Uvicorn (``balupi serve``, the
-demo, tests), so every server speaks ``DroppingH11Protocol``: Uvicorn's h11 protocol plus the
-``balupi.drop_connection`` ASGI extension (``balupi.api.connection``). Stock Uvicorn offers no
-way for an app to close a connection without an answer: an app that raises before starting a
-response gets a 500, and one that returns without a response gets a 500 too. The extension
-aborts the socket and marks the request's cycle as disconnected, which is the state in which
-Uvicorn sends nothing more and logs nothing.
+demo, tests), so every server speaks ``BaluPiH11Protocol``: Uvicorn's h11 protocol plus three
+ASGI extensions in every HTTP scope.
+
+* ``balupi.drop_connection`` (``balupi.api.connection``). Stock Uvicorn offers no way for an app
+  to close a connection without an answer: an app that raises before starting a response gets a
+  500, and one that returns without a response gets a 500 too. The extension aborts the socket
+  and marks the request's cycle as disconnected, the state in which Uvicorn sends nothing more
+  and logs nothing.
+* ``http.response.pathsend`` and ``http.response.zerocopysend`` (``balupi.zero_copy``): file
+  bodies go from the page cache to the socket by ``sendfile``, without passing through Python.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallab
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
+from balupi import zero_copy
 from balupi.api.connection import DROP_EXTENSION
 
 
-class DroppingH11Protocol(H11Protocol):
-    """Uvicorn's h11 protocol whose HTTP scopes carry a callable that drops the connection."""
+class BaluPiH11Protocol(H11Protocol):
+    """Uvicorn's h11 protocol whose HTTP scopes offer dropping the connection and zero-copy."""
 
     def __init__(
         self,
@@ -38,18 +43,20 @@ class DroppingH11Protocol(H11Protocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.app = self._offer_drop(self.app)
+        self.app = self._offer_extensions(self.app)
 
-    def _offer_drop(self, app: ASGI3Application) -> ASGI3Application:
-        async def app_with_drop(
+    def _offer_extensions(self, app: ASGI3Application) -> ASGI3Application:
+        async def app_with_extensions(
             scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
         ) -> None:
             if scope["type"] == "http":
                 extensions = cast(dict[str, object], scope.setdefault("extensions", {}))
                 extensions[DROP_EXTENSION] = functools.partial(self._drop, scope)
+                zero_copy.offer(extensions)
+                send = functools.partial(zero_copy.send, self, scope, send)
             await app(scope, receive, send)
 
-        return app_with_drop
+        return app_with_extensions
 
     def _drop(self, scope: Scope) -> None:
         """Abort the socket; if ``scope``'s response has not started, Uvicorn sends nothing."""
@@ -65,7 +72,7 @@ def uvicorn_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
     """A ``uvicorn.Config`` for BaluPi: its protocol, no server header, logging left to us."""
     options.setdefault("log_config", None)
     options.setdefault("server_header", False)
-    return uvicorn.Config(app, http=DroppingH11Protocol, **options)
+    return uvicorn.Config(app, http=BaluPiH11Protocol, **options)
 
 
 class _EmbeddedServer(uvicorn.Server):

@@ -71,7 +71,7 @@ def make_home(tmp_path: Path, settings: Settings) -> HomeFactory:
             async with httpx.AsyncClient(base_url=url, timeout=10) as pi:
                 services: Services = app.state.services
                 assert await services.nas_link.wait_online(5), "the Pi never saw the NAS"
-                yield Home(clock, nas, services, pi, url)
+                yield Home(clock, nas, services, pi, url, app)
         finally:
             # Both stop at once: each Uvicorn takes a tenth of a second or more to wind down.
             await asyncio.gather(server.__aexit__(None, None, None), nas.close())

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import httpx
 import jwt
+from starlette.types import ASGIApp
 
 from balupi.clock import ManualClock
 from balupi.services.container import Services
@@ -44,6 +45,7 @@ class Home:
     services: Services
     pi: httpx.AsyncClient  # to BaluPi
     pi_url: str
+    app: ASGIApp  # BaluPi's app, for a client without its server (httpx.ASGITransport)
 
     @property
     def nas_state(self) -> NasState:

@@ -111,6 +111,22 @@ async def test_twenty_simultaneous_misses_make_one_nas_download(cache_home: Cach
     assert cache_home.cache.counters.misses == 20
 
 
+async def test_a_miss_is_read_from_the_temp_file_where_the_server_has_no_zero_copy(
+    cache_home: CacheHome,
+) -> None:
+    """Under BaluPi's server a miss goes out by sendfile; elsewhere its bytes are read."""
+    data = cache_home.put("Shared/album/plain.jpg", pattern(3 * MiB + 7, seed=4))
+    transport = httpx.ASGITransport(app=cache_home.home.app)  # offers no ASGI extensions
+    async with httpx.AsyncClient(transport=transport, base_url="http://pi.test") as client:
+        answer = await client.get(
+            "/api/files/download/Shared/album/plain.jpg", headers=cache_home.auth("maria")
+        )
+    assert answer.headers["x-balupi-cache"] == "miss"
+    assert answer.content == data
+    await cache_home.settled()
+    assert cache_home.cache.catalog.get("Shared/album/plain.jpg") is not None
+
+
 async def test_client_killed_mid_miss_leaves_no_entry(cache_home: CacheHome) -> None:
     size = 256 * MiB
     data = cache_home.put("Shared/big/movie.bin", pattern(size, seed=5))

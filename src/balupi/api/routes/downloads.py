@@ -20,6 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 from balupi.api.deps import CurrentUser, ServicesDep
 from balupi.services.cache import Delivery, FileCache, FileDelivery, StreamDelivery
 from balupi.services.cache.thumbnails import Thumbnails
+from balupi.zero_copy import ZERO_COPY_SEND
 
 router = APIRouter(tags=["files"])
 
@@ -41,9 +42,9 @@ ThumbnailsDep = Annotated[Thumbnails, Depends(get_thumbnails)]
 class DeliveredFile(FileResponse):
     """A file from the Pi's disk; counts the bytes it sends and releases the file when done.
 
-    Starlette sends it by ``http.response.pathsend`` (zero-copy) when the server offers that
-    extension and no Range was asked for; Uvicorn does not, so it goes in pieces of the size
-    the cache chose for the number of files being read at once.
+    Starlette sends a whole file by ``http.response.pathsend`` (zero-copy), which BaluPi's
+    server offers (``balupi.zero_copy``); ranges, and servers without it, get pieces of the
+    size the cache chose for the number of files being read at once.
     """
 
     def __init__(self, delivery: FileDelivery) -> None:
@@ -74,19 +75,49 @@ class DeliveredFile(FileResponse):
 
 
 class DeliveredStream(StreamingResponse):
-    """Bytes from the NAS with the NAS's status and headers; the NAS side closes with it."""
+    """Bytes from the NAS with the NAS's status and headers; the NAS side closes with it.
+
+    A miss goes out as spans of its temp file by ``http.response.zerocopysend`` where the server
+    offers it (``balupi.zero_copy``), else as the bytes read from that file.
+    """
 
     def __init__(self, delivery: StreamDelivery) -> None:
         super().__init__(delivery.body, status_code=delivery.status)
         headers = {**delivery.headers, SOURCE_HEADER: delivery.source}
         self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self._delivery = delivery
+        self._zero_copy = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._zero_copy = ZERO_COPY_SEND in scope.get("extensions", {})
         try:
             await super().__call__(scope, receive, send)
         finally:
             await self._delivery.close()
+
+    async def stream_response(self, send: Send) -> None:
+        spans = self._delivery.zero_copy
+        if not self._zero_copy or spans is None:
+            await super().stream_response(send)
+            return
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        body = spans()
+        try:
+            async for span in body:
+                await send(
+                    {
+                        "type": ZERO_COPY_SEND,
+                        "file": span.file,
+                        "offset": span.offset,
+                        "count": span.count,
+                        "more_body": True,
+                    }
+                )
+        finally:
+            await body.aclose()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 def respond(delivery: Delivery) -> Response:

@@ -32,6 +32,7 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import anyio
 import httpx
@@ -138,8 +139,8 @@ class Fill:
         return self.outcome
 
     @contextlib.asynccontextmanager
-    async def reading(self) -> AsyncIterator[AsyncIterator[bytes]]:
-        """Attach as a reader; yields the file's bytes from the start as they arrive.
+    async def reading(self) -> AsyncIterator[FillReader]:
+        """Attach as a reader of the file's bytes from the start, as they arrive.
 
         Leaving (however: done, client gone, error) detaches; the last reader to leave an
         unfinished copy cancels it.
@@ -147,7 +148,7 @@ class Fill:
         fd = self._open_source()
         self.readers += 1
         try:
-            yield self._read(fd)
+            yield FillReader(self, fd)
         finally:
             self.readers -= 1
             os.close(fd)
@@ -166,7 +167,8 @@ class Fill:
             return os.open(self.blob, os.O_RDONLY)
         raise FillFailed(f"the download of {self.path} is gone")
 
-    async def _read(self, fd: int) -> AsyncIterator[bytes]:
+    async def spans(self) -> AsyncIterator[tuple[int, int]]:
+        """``(offset, count)`` of each stretch of the file that became readable, in order."""
         offset = 0
         while True:
             progress = self._progress  # taken before the checks: no wake-up can be lost
@@ -176,12 +178,8 @@ class Fill:
             # The last byte waits for the check, so a wrong file never looks complete.
             available = self.size if complete else min(self.written, self.size - 1)
             if offset < available:
-                want = min(READ_BYTES, available - offset)
-                chunk = await anyio.to_thread.run_sync(os.pread, fd, want, offset)
-                if not chunk:
-                    raise FillFailed(f"the temp file of {self.path} is short")
-                offset += len(chunk)
-                yield chunk
+                yield offset, available - offset
+                offset = available
                 continue
             if complete:
                 return
@@ -277,6 +275,36 @@ class Fill:
                 group.start_soon(anyio.to_thread.run_sync, writer.absorb, data)
             self.written += len(data)
             self._advance()
+
+
+class FillReader:
+    """One reader of a fill: its own descriptor of the bytes, read in pieces or handed over.
+
+    ``chunks`` reads the bytes into memory (for a server that can only send bytes); ``spans``
+    with ``file`` lets a server with zero-copy send them from the page cache itself.
+    """
+
+    def __init__(self, fill: Fill, fd: int) -> None:
+        self._fill = fill
+        self._fd = fd
+
+    def file(self) -> BinaryIO:
+        """The descriptor as a file object (``loop.sendfile`` wants one); closed with it."""
+        return open(self._fd, "rb", buffering=0, closefd=False)
+
+    def spans(self) -> AsyncIterator[tuple[int, int]]:
+        return self._fill.spans()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for offset, count in self._fill.spans():
+            end = offset + count
+            while offset < end:
+                want = min(READ_BYTES, end - offset)
+                chunk = await anyio.to_thread.run_sync(os.pread, self._fd, want, offset)
+                if not chunk:
+                    raise FillFailed(f"the temp file of {self._fill.path} is short")
+                offset += len(chunk)
+                yield chunk
 
 
 class Flights:

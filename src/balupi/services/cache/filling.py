@@ -21,7 +21,7 @@ from balupi.services.auth import AuthenticatedUser, CredentialKind
 from balupi.services.cache.catalog import Catalog, Entry
 from balupi.services.cache.eviction import Evictor
 from balupi.services.cache.fetch import Fill, FillResult, Flights, Outcome
-from balupi.services.cache.model import RangeHeaders, StreamDelivery
+from balupi.services.cache.model import FileSpan, RangeHeaders, StreamDelivery
 from balupi.services.cache.origin import (
     NasOrigin,
     content_length,
@@ -182,13 +182,22 @@ class Filler:
         counters = self._counters
 
         async def body() -> AsyncGenerator[bytes, None]:
-            async with fill.reading() as chunks:
-                async for chunk in chunks:
+            async with fill.reading() as reader:
+                async for chunk in reader.chunks():
                     counters.miss_bytes += len(chunk)
                     yield chunk
 
+        async def spans() -> AsyncGenerator[FileSpan, None]:
+            async with fill.reading() as reader:
+                with reader.file() as file:
+                    async for offset, count in reader.spans():
+                        counters.miss_bytes += count
+                        yield FileSpan(file, offset, count)
+
         stream = body()
-        return StreamDelivery(200, dict(fill.headers), stream, "miss", stream.aclose, fill)
+        return StreamDelivery(
+            200, dict(fill.headers), stream, "miss", stream.aclose, fill, zero_copy=spans
+        )
 
     def _stream(self, response: httpx.Response, resources: AsyncExitStack) -> StreamDelivery:
         """The NAS's answer passed on as it is; the NAS connection closes with it."""

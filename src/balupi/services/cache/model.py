@@ -6,9 +6,10 @@ Plain data only, imported by the cache's modules and by the routes; no behaviour
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from balupi.config import Settings
 from balupi.errors import FileError
@@ -78,8 +79,21 @@ class FileDelivery:
 
 
 @dataclass(frozen=True)
+class FileSpan:
+    """``count`` bytes of ``file`` from ``offset``, for a server to send without reading them."""
+
+    file: BinaryIO
+    offset: int
+    count: int
+
+
+@dataclass(frozen=True)
 class StreamDelivery:
-    """Bytes arriving from the NAS (a miss being filled, or passed through uncached)."""
+    """Bytes arriving from the NAS (a miss being filled, or passed through uncached).
+
+    A miss can also be sent as spans of its temp file (``zero_copy``, used instead of ``body``
+    where the server offers ``http.response.zerocopysend``).
+    """
 
     status: int
     headers: dict[str, str]
@@ -87,6 +101,7 @@ class StreamDelivery:
     source: str  # "miss" or "pass"
     close: Callable[[], Awaitable[None]]
     fill: Fill | None = None  # the fill a "miss" reads
+    zero_copy: Callable[[], AsyncGenerator[FileSpan, None]] | None = None
 
 
 Delivery = FileDelivery | StreamDelivery
