@@ -43,9 +43,21 @@ from balupi.services.cache.store import BlobWriter
 
 log = get_logger(__name__)
 
-WRITE_BATCH = 256 * 1024  # bytes gathered before one write+hash in a worker thread
-WRITE_QUEUE = 4  # pieces received ahead of the writer (1 MiB per fill)
-READ_BYTES = 128 * 1024  # largest piece one reader takes from the temp file at a time
+KiB = 1024
+# Bytes from the NAS are gathered into pieces, each written and hashed in one pair of thread
+# hops. All fills together hold about FILL_BUDGET in pieces (the one being gathered, WRITE_QUEUE
+# waiting, one being written): a lone fill gets 1 MiB pieces, four or more get 256 KiB each.
+FILL_BUDGET = 4 * 1024 * KiB
+WRITE_QUEUE = 2
+PIECE_MIN, PIECE_MAX = 256 * KiB, 1024 * KiB
+READ_BYTES = 128 * KiB  # largest piece a reader without zero-copy takes from the temp file
+SPAN_MIN = 1024 * KiB  # a zero-copy reader sends at least this much at once (or the rest)
+
+
+def piece_size(active_fills: int) -> int:
+    """Bytes per written piece while ``active_fills`` fills run at once."""
+    share = FILL_BUDGET // (max(active_fills, 1) * (WRITE_QUEUE + 2))
+    return max(PIECE_MIN, min(PIECE_MAX, 1 << (share.bit_length() - 1)))
 
 
 class FillFailed(CacheError):
@@ -82,8 +94,9 @@ Commit = Callable[["Fill", FillResult], Awaitable[str]]  # returns the blob's pa
 class Fill:
     """One file being fetched: its state, its temp file, and who is reading it."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, piece: int = PIECE_MAX) -> None:
         self.path = path
+        self.piece = piece  # bytes written and hashed at a time (``piece_size``)
         self.state = FillState.OPENING
         self.outcome: Outcome | None = None
         self.rejection: NasRejected | None = None
@@ -167,8 +180,9 @@ class Fill:
             return os.open(self.blob, os.O_RDONLY)
         raise FillFailed(f"the download of {self.path} is gone")
 
-    async def spans(self) -> AsyncIterator[tuple[int, int]]:
-        """``(offset, count)`` of each stretch of the file that became readable, in order."""
+    async def spans(self, least: int = 1) -> AsyncIterator[tuple[int, int]]:
+        """``(offset, count)`` of the file's readable stretches in order, each at least
+        ``least`` bytes long but for the last."""
         offset = 0
         while True:
             progress = self._progress  # taken before the checks: no wake-up can be lost
@@ -177,7 +191,7 @@ class Fill:
             complete = self.state is FillState.VERIFIED
             # The last byte waits for the check, so a wrong file never looks complete.
             available = self.size if complete else min(self.written, self.size - 1)
-            if offset < available:
+            if available - offset >= least or (complete and offset < available):
                 yield offset, available - offset
                 offset = available
                 continue
@@ -248,32 +262,35 @@ class Fill:
     async def _copy(self, response: httpx.Response, writer: BlobWriter) -> None:
         """Receive from the NAS while the previous pieces are written and hashed in a thread
         (a queue of ``WRITE_QUEUE`` pieces between the two bounds the memory this takes)."""
-        pieces: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=WRITE_QUEUE)
+        pieces: asyncio.Queue[list[bytes] | None] = asyncio.Queue(maxsize=WRITE_QUEUE)
         async with asyncio.TaskGroup() as group:  # a failed write cancels the receiving
             group.create_task(self._drain(pieces, writer))
-            batch = bytearray()
+            piece: list[bytes] = []  # the chunks as received: written by writev, never joined
+            pending = received = 0
             try:
                 async for chunk in response.aiter_raw():
-                    batch += chunk
-                    if self.written + pieces.qsize() * WRITE_BATCH + len(batch) > self.size:
+                    received += len(chunk)
+                    if received > self.size:
                         raise FillFailed(f"{self.path}: the NAS sent more than {self.size} bytes")
-                    if len(batch) >= WRITE_BATCH:
-                        await pieces.put(bytes(batch))
-                        batch = bytearray()
+                    piece.append(chunk)
+                    pending += len(chunk)
+                    if pending >= self.piece:
+                        await pieces.put(piece)
+                        piece, pending = [], 0
             except httpx.HTTPError as exc:
                 raise FillFailed(
                     f"{self.path}: the NAS stream broke ({type(exc).__name__})"
                 ) from exc
-            if batch:
-                await pieces.put(bytes(batch))
+            if piece:
+                await pieces.put(piece)
             await pieces.put(None)
 
-    async def _drain(self, pieces: asyncio.Queue[bytes | None], writer: BlobWriter) -> None:
-        while (data := await pieces.get()) is not None:
+    async def _drain(self, pieces: asyncio.Queue[list[bytes] | None], writer: BlobWriter) -> None:
+        while (piece := await pieces.get()) is not None:
             async with anyio.create_task_group() as group:  # write and hash side by side
-                group.start_soon(anyio.to_thread.run_sync, writer.write, data)
-                group.start_soon(anyio.to_thread.run_sync, writer.absorb, data)
-            self.written += len(data)
+                group.start_soon(anyio.to_thread.run_sync, writer.write, piece)
+                group.start_soon(anyio.to_thread.run_sync, writer.absorb, piece)
+            self.written = writer.size
             self._advance()
 
 
@@ -293,7 +310,8 @@ class FillReader:
         return open(self._fd, "rb", buffering=0, closefd=False)
 
     def spans(self) -> AsyncIterator[tuple[int, int]]:
-        return self._fill.spans()
+        """Stretches for a zero-copy send: ``SPAN_MIN`` or more (each send has a fixed cost)."""
+        return self._fill.spans(SPAN_MIN)
 
     async def chunks(self) -> AsyncIterator[bytes]:
         async for offset, count in self._fill.spans():
@@ -319,7 +337,7 @@ class Flights:
     def lead(self, path: str) -> Fill:
         """Register a new fill for ``path``; the caller is its leader."""
         assert path not in self._fills, "a fill for this path is already in flight"
-        fill = Fill(path)
+        fill = Fill(path, piece_size(len(self._fills) + 1))
         self._fills[path] = fill
         return fill
 

@@ -20,9 +20,11 @@ import hashlib
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024  # chunks per writev
 HASH_READ_BYTES = 1024 * 1024  # big reads: fewer syscalls; the hash releases the GIL on each
 
 
@@ -66,18 +68,24 @@ class BlobWriter:
         self._digest = hashlib.sha256()
         self.size = 0
 
-    def write(self, data: bytes) -> None:
-        """Append ``data``; it must also be passed to ``absorb``, in the same order."""
+    def write(self, piece: Sequence[bytes]) -> None:
+        """Append the chunks of ``piece`` (one ``writev``, no joining copy); the same piece
+        must also be passed to ``absorb``, in the same order."""
         assert self._fd is not None, "write after finish"
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
-        self.size += len(data)
+        views = [memoryview(chunk) for chunk in piece if chunk]
+        while views:
+            written = os.writev(self._fd, views[:IOV_MAX])
+            self.size += written
+            while views and written >= len(views[0]):  # drop what went out, keep the rest
+                written -= len(views.pop(0))
+            if written:
+                views[0] = views[0][written:]
 
-    def absorb(self, data: bytes) -> None:
-        """Hash ``data``. Separate from ``write`` so that the two can run in two threads at
+    def absorb(self, piece: Sequence[bytes]) -> None:
+        """Hash ``piece``. Separate from ``write`` so that the two can run in two threads at
         once (both release the GIL): a fill then goes at the pace of the slower, not the sum."""
-        self._digest.update(data)
+        for chunk in piece:
+            self._digest.update(chunk)
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()
