@@ -38,6 +38,7 @@ from balupi.clock import Clock
 from balupi.config import Settings
 from balupi.db.engine import is_sqlite
 from balupi.db.migrate import MIGRATIONS_DIR, head_revision
+from balupi.durable import fsync_path
 from balupi.logs import get_logger
 
 log = get_logger(__name__)
@@ -89,9 +90,9 @@ def online_backup(source: Path, target: Path) -> None:
             _copy_into(src, partial)
         _check(partial, quick=True)
         partial.chmod(0o600)
-        _fsync(partial)
+        fsync_path(partial)
         partial.rename(target)
-        _fsync(target.parent)
+        fsync_path(target.parent)
     except sqlite3.Error as exc:
         raise BackupError(f"backing up {source} failed: {exc}") from exc
     finally:
@@ -121,14 +122,6 @@ def _check(path: Path, *, quick: bool) -> str | None:
     except sqlite3.DatabaseError as exc:  # "file is not a database" and kin
         raise NotABaluPiDatabase(f"{path} is not a SQLite database ({exc})") from exc
     return str(row[0]) if row else None
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def verify_restorable(path: Path) -> str:
@@ -204,10 +197,10 @@ def restore_database(backup: Path, database: Path, clock: Clock) -> Restored:
             _copy_into(src, staged)
         revision = verify_restorable(staged)
         staged.chmod(0o600)
-        _fsync(staged)
+        fsync_path(staged)
         kept = _move_aside(database, clock)
         staged.rename(database)
-        _fsync(database.parent)
+        fsync_path(database.parent)
     except sqlite3.DatabaseError as exc:
         raise NotABaluPiDatabase(f"{backup} is not a SQLite database ({exc})") from exc
     finally:

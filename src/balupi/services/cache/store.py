@@ -24,17 +24,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from balupi.durable import fsync_path
+
 IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024  # chunks per writev
 HASH_READ_BYTES = 1024 * 1024  # big reads: fewer syscalls; the hash releases the GIL on each
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename or unlink in ``directory`` durable (POSIX needs the directory synced)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def hash_file(path: Path) -> tuple[str, int]:
@@ -137,7 +130,7 @@ class ContentStore:
             return target
         target.parent.mkdir(exist_ok=True)
         os.replace(temp, target)
-        fsync_directory(target.parent)
+        fsync_path(target.parent)
         return target
 
     def delete(self, sha256: str) -> None:

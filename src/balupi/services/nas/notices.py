@@ -32,9 +32,7 @@ import hashlib
 import hmac
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from balupi.clock import Clock, utc_iso
+from balupi.durable import replace_atomically
 from balupi.errors import BaluPiError
 from balupi.logs import get_logger
 
@@ -283,23 +282,8 @@ class SnapshotStore:
             ensure_ascii=False,
             allow_nan=False,
         ).encode()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        # mkstemp creates the file 0600: the snapshot lists the NAS's user names.
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".snapshot-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as file:
-                file.write(data)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        directory = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(directory)  # the rename itself survives a power cut
-        finally:
-            os.close(directory)
+        # The file is created 0600 (mkstemp): the snapshot lists the NAS's user names.
+        replace_atomically(self.path, data)
 
 
 def _finite(value: Any) -> Any:

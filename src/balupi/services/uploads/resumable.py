@@ -23,6 +23,7 @@ from pathlib import Path
 import anyio
 
 from balupi.clock import Clock, utc_iso
+from balupi.durable import fsync_path
 from balupi.errors import BaluPiError
 from balupi.services.uploads.jsonfile import write_json
 from balupi.services.uploads.local_copies import LocalCopies
@@ -31,7 +32,6 @@ from balupi.services.uploads.spool import (
     InsufficientStorage,
     SpoolFile,
     free_bytes,
-    fsync_directory,
 )
 
 CHUNK_SIZE_HINT = 32 * 1024 * 1024  # what BaluHost suggests; any size is accepted
@@ -227,8 +227,8 @@ class ResumableUploads:
 
         def _publish() -> None:
             os.replace(spool.partial_path, final)
-            fsync_directory(self._uploads_dir)
-            fsync_directory(self._dir)
+            fsync_path(self._uploads_dir)
+            fsync_path(self._dir)
 
         await anyio.to_thread.run_sync(_publish)
         upload = NewUpload(

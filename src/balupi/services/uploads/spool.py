@@ -18,6 +18,7 @@ from typing import BinaryIO
 
 import anyio
 
+from balupi.durable import fsync_path
 from balupi.errors import BaluPiError
 
 WRITE_BUFFER_BYTES = 1024 * 1024
@@ -29,15 +30,6 @@ class InsufficientStorage(BaluPiError):
     def __init__(self, detail: str = "Insufficient storage on BaluPi") -> None:
         super().__init__(detail)
         self.detail = detail
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename or unlink in ``directory`` durable (POSIX needs the directory fsynced)."""
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def free_bytes(directory: Path) -> int:
@@ -134,7 +126,7 @@ class SpoolFile:
 
         def _publish() -> None:
             os.replace(self.partial_path, self.final_path)
-            fsync_directory(self._directory)
+            fsync_path(self._directory)
 
         await anyio.to_thread.run_sync(_publish)
         return self.final_path
