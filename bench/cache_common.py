@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,9 +167,9 @@ def curl_all(urls: list[str], header: str | None = None) -> Transfer:
     return Transfer(len(urls), total, time.perf_counter() - started)
 
 
-def best(runs: int, measure: object) -> Transfer:
+def best(runs: int, measure: Callable[[], Transfer]) -> Transfer:
     """The fastest of ``runs`` calls of ``measure()``."""
-    results = [measure() for _ in range(runs)]  # type: ignore[operator]
+    results = [measure() for _ in range(runs)]
     return max(results, key=lambda t: t.mb_per_s)
 
 

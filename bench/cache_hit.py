@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 
 from cache_common import MiB, best, cached_blob, curl_all, home, nginx_serving, write_file
 
@@ -36,8 +37,8 @@ def main() -> int:
         with nginx_serving(blob.parent.parent) as nginx:
             nginx_url = f"{nginx}/{blob.parent.name}/{blob.name}"
             for clients in args.clients:
-                reference = best(args.runs, lambda c=clients: curl_all([nginx_url] * c))
-                ours = best(args.runs, lambda c=clients: curl_all([pi_url] * c, h.auth))
+                reference = best(args.runs, partial(curl_all, [nginx_url] * clients))
+                ours = best(args.runs, partial(curl_all, [pi_url] * clients, h.auth))
                 rows.append((clients, reference, ours))
 
     print(f"cache hit, {args.size_mb} MiB file, best of {args.runs} (MB/s, all clients together):")

@@ -11,6 +11,9 @@ store. The ratio is BaluPi / direct in MB/s, both with curl, both measured in th
 A miss writes every byte to the cache's disk, which the direct download does not; so the run
 also times writing the same number of bytes to that disk (``write`` + ``fsync``, as ``dd
 conv=fsync``) and prints the ratio against the slower of the two references as well.
+
+The machine's other work moves both downloads from run to run, so it also prints the CPU time
+``balupi serve`` spent per GiB of misses (user and system), which moves much less.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import os
 import sys
 import time
 from pathlib import Path
+
+import psutil
 
 from cache_common import MiB, curl_all, home, settled_blobs, write_file
 
@@ -47,12 +52,16 @@ def main() -> int:
     size = args.size_mb * MiB
 
     with home() as h:
-        direct, ours, disk = [], [], []
+        direct, ours, disk, cpu = [], [], [], []
+        pi = psutil.Process(h.pi_pid)
         for run in range(args.runs):
             name = f"Shared/miss-{run}.bin"
             write_file(h.storage / name, size, seed=100 + run)
             direct.append(curl_all([f"{h.nas_url}/api/files/download/{name}"], h.auth))
+            before = pi.cpu_times()
             ours.append(curl_all([f"{h.pi_url}/api/files/download/{name}"], h.auth))
+            after = pi.cpu_times()
+            cpu.append((after.user - before.user, after.system - before.system))
             settled_blobs(h, run + 1)  # the fill's fsync is done before the disk is timed
             disk.append(disk_write_mb_per_s(h.pi_data / "cache", size))
         cached = settled_blobs(h, args.runs)
@@ -68,6 +77,10 @@ def main() -> int:
     print(f"  ratio (BaluPi / direct)        {best_ours / best_direct:8.2f}")
     print(f"  ratio (BaluPi / slower ref.)   {best_ours / bound:8.2f}")
     print(f"  files cached afterwards        {cached:8d} of {args.runs}")
+    gib = size / 1024**3
+    user = sorted(u for u, _ in cpu)[len(cpu) // 2] / gib
+    system = sorted(s for _, s in cpu)[len(cpu) // 2] / gib
+    print(f"  BaluPi CPU per GiB of misses   {user:8.2f} s user, {system:.2f} s system (median)")
     return 0
 
 
