@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,9 +11,12 @@ import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from balupi.app import create_app
 from balupi.config import Settings
+from balupi.db.engine import create_engine, create_sessionmaker
+from balupi.db.migrate import upgrade_to_head
 
 # The NAS's token-signing key as test BaluPis know it: protected routes accept tokens signed
 # with it (``admin_headers``), as a real installation with BALUPI_NAS_JWT_SECRET does.
@@ -63,3 +67,26 @@ def admin_headers() -> dict[str, str]:
         "iat": now,
     }
     return {"Authorization": f"Bearer {jwt.encode(claims, TEST_NAS_JWT_SECRET, algorithm='HS256')}"}
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database at head, migrated once per run; each test gets a copy of the file."""
+    path = tmp_path_factory.mktemp("template") / "balupi.db"
+    upgrade_to_head(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+async def engine(tmp_path: Path, migrated_database: Path) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh copy of the migrated database (services tested without an app)."""
+    path = tmp_path / "balupi.db"
+    shutil.copyfile(migrated_database, path)
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return create_sessionmaker(engine)

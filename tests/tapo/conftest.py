@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -24,8 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from balupi.clock import ManualClock
 from balupi.config import Settings
-from balupi.db.engine import create_engine, create_sessionmaker
-from balupi.db.migrate import upgrade_to_head
 from balupi.services.nas.history import LinkHistory
 from balupi.services.nas.link import NasLink
 from balupi.services.tapo import (
@@ -91,28 +88,6 @@ async def plugs(clock: ManualClock) -> AsyncIterator[PlugFactory]:
             return await stack.enter_async_context(PlugEmulator(config))
 
         yield start
-
-
-@pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database at head, migrated once per run; each test gets a copy of the file."""
-    path = tmp_path_factory.mktemp("tapo-template") / "tapo.db"
-    upgrade_to_head(f"sqlite+aiosqlite:///{path}")
-    return path
-
-
-@pytest.fixture
-async def engine(tmp_path: Path, migrated_database: Path) -> AsyncIterator[AsyncEngine]:
-    path = tmp_path / "tapo.db"
-    shutil.copyfile(migrated_database, path)
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return create_sessionmaker(engine)
 
 
 @pytest.fixture
