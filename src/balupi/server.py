@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -75,12 +76,28 @@ def uvicorn_config(app: ASGIApp, **options: Any) -> uvicorn.Config:
     return uvicorn.Config(app, http=BaluPiH11Protocol, **options)
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """A Uvicorn server that leaves signal handling to its host (a CLI, pytest, the demo)."""
+class EmbeddedServer(uvicorn.Server):
+    """A Uvicorn server that leaves signal handling to its host (a CLI, pytest, the demo, an
+    emulator): Uvicorn would otherwise take over SIGINT/SIGTERM of the whole process."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
+
+    async def start(self, sockets: list[socket.socket] | None = None) -> asyncio.Task[None]:
+        """Serve in a task; returns it once connections are accepted, or raises what stopped
+        the server during start-up (``RuntimeError`` for Uvicorn's own exit on a failed
+        lifespan or bind)."""
+        task = asyncio.create_task(self.serve(sockets=sockets))
+        while not self.started:
+            if task.done():
+                try:
+                    task.result()
+                except SystemExit as exc:  # Uvicorn exits this way when start-up fails
+                    raise RuntimeError("the server failed to start") from exc
+                raise RuntimeError("the server stopped before it started")
+            await asyncio.sleep(0.005)
+        return task
 
 
 @dataclass(frozen=True)
@@ -102,17 +119,11 @@ async def running_server(
     The app's lifespan runs inside: it has started when the block is entered and has finished
     when the block is left. Fails if the server does not start.
     """
-    config = uvicorn_config(app, host=host, port=port, lifespan="on")
-    server = _EmbeddedServer(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            try:
-                task.result()
-            except SystemExit as exc:  # Uvicorn exits this way when the lifespan fails
-                raise RuntimeError(f"server failed to start on {host}:{port}") from exc
-            raise RuntimeError(f"server stopped before it started on {host}:{port}")
-        await asyncio.sleep(0.01)
+    server = EmbeddedServer(uvicorn_config(app, host=host, port=port, lifespan="on"))
+    try:
+        task = await server.start()
+    except RuntimeError as exc:
+        raise RuntimeError(f"server failed to start on {host}:{port}") from exc
     bound = server.servers[0].sockets[0].getsockname()
     try:
         yield RunningServer(host=host, port=int(bound[1]))

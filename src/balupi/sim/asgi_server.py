@@ -12,20 +12,12 @@ SIGINT/SIGTERM of the whole process for each server it runs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-from collections.abc import Generator
 
 import uvicorn
 from starlette.types import ASGIApp
 
-_STARTUP_POLL_SECONDS = 0.005
-
-
-class _SignalFreeServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
+from balupi.server import EmbeddedServer
 
 
 class AsgiServer:
@@ -38,7 +30,7 @@ class AsgiServer:
         self.host = host
         self.port = port
         self._shutdown_grace = shutdown_grace
-        self._server: _SignalFreeServer | None = None
+        self._server: EmbeddedServer | None = None
         self._task: asyncio.Task[None] | None = None
         self._reserved: socket.socket | None = None  # bound, not listening
 
@@ -71,14 +63,12 @@ class AsgiServer:
             server_header=False,
             timeout_graceful_shutdown=self._shutdown_grace,
         )
-        server = _SignalFreeServer(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started:
-            if task.done():
-                sock.close()
-                await task  # re-raises what stopped it
-                raise RuntimeError(f"server on {self.url} stopped during start-up")
-            await asyncio.sleep(_STARTUP_POLL_SECONDS)
+        server = EmbeddedServer(config)
+        try:
+            task = await server.start(sockets=[sock])
+        except BaseException:
+            sock.close()
+            raise
         self._server, self._task = server, task
 
     async def stop(self) -> None:
