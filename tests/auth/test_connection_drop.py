@@ -7,11 +7,13 @@ stock Uvicorn answers 500 to an app that raises before responding.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
+from balupi.api import middleware
 from balupi.api.connection import ConnectionDropMiddleware, DropConnection
 from balupi.api.middleware import RequestContextMiddleware
 from balupi.server import running_server
@@ -59,3 +61,26 @@ async def test_without_the_drop_extension_the_exception_is_not_mistaken_for_an_a
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         with pytest.raises(DropConnection):
             await client.get("/drop")
+
+
+class _AccessLog:
+    """Stands in for the access logger: keeps each line's fields."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict[str, Any]] = []
+
+    def info(self, event: str, **fields: Any) -> None:
+        self.lines.append({"event": event, **fields})
+
+    def exception(self, event: str, **fields: Any) -> None:
+        self.lines.append({"event": event, **fields})
+
+
+async def test_the_access_log_says_no_answer_went_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    access = _AccessLog()
+    monkeypatch.setattr(middleware, "log", access)
+    async with running_server(_app()) as server, httpx.AsyncClient(base_url=server.url) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get("/drop")
+
+    assert [(line["path"], line["status"]) for line in access.lines] == [("/drop", "none")]

@@ -41,7 +41,7 @@ class RequestContextMiddleware:
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
         path: str = scope["path"]
         is_api = path.startswith("/api")
-        status = 500
+        status: int | str = "none"  # stays so for a connection dropped without an answer
         started = time.perf_counter()
         response_started = False
 
