@@ -32,8 +32,9 @@ from balupi.logs import configure_logging, get_logger
 from balupi.server import running_server
 from balupi.services.container import Services
 from balupi.services.tapo import PlugAddress, PlugChanges
-from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig, UserSpec
+from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from balupi.sim.nas.state import Role
+from balupi.sim.nas.users import UserSpec
 from balupi.sim.plug import PlugConfig, PlugEmulator
 from balupi.sim.workdir import kept_or_temporary
 

@@ -24,9 +24,10 @@ from starlette.types import ASGIApp
 
 from balupi.clock import ManualClock
 from balupi.services.container import Services
-from balupi.sim.nas.server import NasEmulator, UserSpec
+from balupi.sim.nas.server import NasEmulator
 from balupi.sim.nas.state import NasState
 from balupi.sim.nas.tokens import mint_access_token, mint_refresh_token
+from balupi.sim.nas.users import UserSpec
 
 NAS_SECRET = "emulated-baluhost-secret-key-for-auth-tests-0123"
 STANDBY_WATTS = 5.0  # the NAS plug's draw while the NAS is suspended

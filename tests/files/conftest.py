@@ -30,8 +30,9 @@ from balupi.config import Settings
 from balupi.server import running_server
 from balupi.services.container import Services
 from balupi.services.nas.link import LinkTiming
-from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig, UserSpec
+from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from balupi.sim.nas.state import NasState
+from balupi.sim.nas.users import UserSpec
 
 NAS_SECRET = "emulated-baluhost-secret-key-for-files-tests-01"
 STANDBY_WATTS = 5.0  # the NAS plug's draw while the NAS is suspended

@@ -40,7 +40,8 @@ from balupi.sim.nas.power import (
     PowerState,
     PowerTransitionError,
 )
-from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig, UserSpec
+from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
+from balupi.sim.nas.users import UserSpec
 from balupi.sim.nas.wol import (
     build_magic_packet,
     normalize_mac,

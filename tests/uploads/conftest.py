@@ -19,7 +19,8 @@ from balupi.config import Settings
 from balupi.db.models import NasState, UploadQueueEntry
 from balupi.server import running_server
 from balupi.services.container import Services
-from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig, UserSpec
+from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
+from balupi.sim.nas.users import UserSpec
 from tests.conftest import TEST_NAS_JWT_SECRET
 
 

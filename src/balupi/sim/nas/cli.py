@@ -14,17 +14,13 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from balupi.logs import configure_logging
-from balupi.sim.nas.server import (
-    DEFAULT_JWT_SECRET,
-    DEFAULT_MAC,
-    DEFAULT_USERS,
-    NasEmulator,
-    NasEmulatorConfig,
-    UserSpec,
-)
+from balupi.sim.nas.users import DEFAULT_JWT_SECRET, DEFAULT_MAC, DEFAULT_USERS, UserSpec
 from balupi.sim.workdir import kept_or_temporary
+
+if TYPE_CHECKING:  # the emulator itself is imported when it runs, not for ``balupi --help``
+    from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 
 
 def _user(text: str) -> UserSpec:
@@ -81,6 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, storage: Path) -> NasEmulatorConfig:
     """The emulator configuration the parsed flags describe."""
+    from balupi.sim.nas.server import NasEmulatorConfig
+
     return NasEmulatorConfig(
         storage=storage,
         host=args.host,
@@ -100,6 +98,9 @@ def config_from_args(args: argparse.Namespace, storage: Path) -> NasEmulatorConf
 
 async def run(args: argparse.Namespace) -> int:
     """Run the emulator until SIGINT or SIGTERM; 0 on a clean stop, 2 on a bad configuration."""
+    from balupi.logs import configure_logging
+    from balupi.sim.nas.server import NasEmulator
+
     configure_logging(json_lines=False, level="INFO")
     # Every sleep and wake restarts a uvicorn server; its start/stop lines would drown ours.
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)

@@ -35,42 +35,14 @@ from balupi.sim.nas.app import NAS_VERSION, create_nas_app
 from balupi.sim.nas.control import create_control_app
 from balupi.sim.nas.notices import LifecycleNotifier, build_snapshot
 from balupi.sim.nas.power import PowerModel, PowerState, PowerTransitionError
-from balupi.sim.nas.state import NasState, Role
+from balupi.sim.nas.state import NasState
 from balupi.sim.nas.timestamps import iso_z
+from balupi.sim.nas.users import DEFAULT_JWT_SECRET, DEFAULT_MAC, DEFAULT_USERS, UserSpec
 from balupi.sim.nas.wol import MagicPacketListener, listen_for_magic_packets, normalize_mac
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAC = "02:42:ba:10:00:01"  # locally administered: never a real NIC's
-DEFAULT_JWT_SECRET = "balupi-emulated-nas-secret-not-for-production"
 _UP = (PowerState.IDLE, PowerState.BUSY)
-
-
-@dataclass(frozen=True)
-class UserSpec:
-    """A user the emulator creates at start: ``name:password:role`` on the command line."""
-
-    username: str
-    password: str
-    role: Role = "user"
-
-    @classmethod
-    def parse(cls, text: str) -> UserSpec:
-        """``name:password[:admin|user]``; the password may itself contain colons."""
-        username, _, password = text.partition(":")
-        role: Role = "user"
-        head, _, tail = password.rpartition(":")
-        if head and tail in ("admin", "user"):
-            password, role = head, "admin" if tail == "admin" else "user"
-        if not username or not password:
-            raise ValueError(f"expected name:password[:admin|user], got {text!r}")
-        return cls(username, password, role)
-
-
-DEFAULT_USERS = (
-    UserSpec("admin", "DevMode2024", "admin"),
-    UserSpec("maria", "maria-password", "user"),
-)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,18 @@ constant, a daily profile or the NAS emulator), ``app.py`` the HTTP routes, ``se
 ``PlugEmulator`` context manager and ``cli.py`` the ``balupi sim plug`` command.
 """
 
-from balupi.sim.plug.server import PlugConfig, PlugEmulator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from balupi.sim.plug.server import PlugConfig, PlugEmulator
 
 __all__ = ["PlugConfig", "PlugEmulator"]
+
+
+def __getattr__(name: str) -> Any:
+    """The emulator is imported on first use, so ``balupi --help`` does not load it."""
+    if name in __all__:
+        from balupi.sim.plug import server
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

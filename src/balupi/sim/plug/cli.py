@@ -14,9 +14,12 @@ import contextlib
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from balupi.config import ConfigError
-from balupi.sim.plug.server import PlugConfig, PlugEmulator
+
+if TYPE_CHECKING:  # the emulator itself is imported when it runs, not for ``balupi --help``
+    from balupi.sim.plug.server import PlugConfig, PlugEmulator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> PlugConfig:
     if args.username is None or args.password is None:
         raise ConfigError("the plug needs --username and --password (or TAPO_USERNAME/PASSWORD)")
+    from balupi.sim.plug.server import PlugConfig
+
     return PlugConfig(
         username=args.username,
         password=args.password,
@@ -72,6 +77,8 @@ def config_from_args(args: argparse.Namespace) -> PlugConfig:
 
 def run(args: argparse.Namespace) -> int:
     """Serve one plug until interrupted; configuration errors raise ``ConfigError``."""
+    from balupi.sim.plug.server import PlugEmulator
+
     try:
         emulator = PlugEmulator(config_from_args(args))
     except ValueError as exc:  # an invalid --power, --mac, --model or --timezone
