@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,17 +23,10 @@ from pathlib import Path
 
 import httpx
 
-from balupi.sim.measure import nas_emulator_process
+from balupi.sim.measure import balupi_serve_process, free_port, nas_emulator_process
 
 MiB = 1024 * 1024
 ADMIN = {"username": "admin", "password": "DevMode2024"}  # the emulator's default admin
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -42,42 +34,18 @@ def balupi_serve(
     nas_url: str, data_dir: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[tuple[int, str, str]]:
     """``balupi serve`` in front of ``nas_url``: (pid, url, admin token) once it sees the NAS."""
-    port = free_port()
-    env = (
-        os.environ
-        | (extra_env or {})
-        | {
-            "BALUPI_NAS_URL": nas_url,
-            "BALUPI_DATA_DIR": str(data_dir),
-            "BALUPI_HOST": "127.0.0.1",
-            "BALUPI_PORT": str(port),
-            "BALUPI_LOG_LEVEL": "WARNING",
-            "BALUPI_MDNS_ENABLED": "false",
-        }
-    )
-    env.pop("BALUPI_CONFIG", None)
-    url = f"http://127.0.0.1:{port}"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "balupi", "serve"], env=env, stdout=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("balupi serve did not come up with the NAS online")
-            with contextlib.suppress(httpx.HTTPError, KeyError, ValueError):
-                login = httpx.post(f"{url}/api/auth/login", json=ADMIN, timeout=5)
-                token = login.json()["access_token"]
-                status = httpx.get(
-                    f"{url}/api/nas/status", headers={"Authorization": f"Bearer {token}"}
-                )
-                if status.json().get("state") == "online":
-                    break
-            time.sleep(0.1)
-        yield child.pid, url, token
-    finally:
-        child.terminate()
-        child.wait(timeout=30)
+    tokens: list[str] = []
+
+    def nas_online(url: str) -> bool:
+        login = httpx.post(f"{url}/api/auth/login", json=ADMIN, timeout=5)
+        token = login.json()["access_token"]
+        status = httpx.get(f"{url}/api/nas/status", headers={"Authorization": f"Bearer {token}"})
+        tokens.append(token)
+        return bool(status.json().get("state") == "online")
+
+    settings = {"NAS_URL": nas_url, "DATA_DIR": str(data_dir)}
+    with balupi_serve_process(settings, nas_online, environment=extra_env) as pi:
+        yield pi.pid, pi.url, tokens[-1]
 
 
 @dataclass(frozen=True)

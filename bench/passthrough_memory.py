@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,57 +25,21 @@ from pathlib import Path
 
 import httpx
 
-from balupi.sim.measure import PeakRss, bulk_nas_process
+from balupi.sim.measure import PeakRss, balupi_serve_process, bulk_nas_process
 
 MB = 1024 * 1024
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def balupi_process(nas_url: str, data_dir: Path) -> Iterator[tuple[int, str]]:
-    """``balupi serve`` in front of ``nas_url``; (pid, url) once its NAS link is online."""
-    port = free_port()
-    env = os.environ | {
-        "BALUPI_NAS_URL": nas_url,
-        "BALUPI_DATA_DIR": str(data_dir),
-        "BALUPI_HOST": "127.0.0.1",
-        "BALUPI_PORT": str(port),
-        "BALUPI_LOG_LEVEL": "WARNING",
-        "BALUPI_MDNS_ENABLED": "false",
-    }
-    env.pop("BALUPI_CONFIG", None)
-    url = f"http://127.0.0.1:{port}"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "balupi", "serve"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_online(child, url)
-        yield child.pid, url
-    finally:
-        child.terminate()
-        child.wait(timeout=15)
+    """``balupi serve`` in front of ``nas_url``; (pid, url) once a pass-through reaches the NAS."""
 
+    def passes_through(url: str) -> bool:
+        return httpx.get(f"{url}/api/bench/blob?size=1").status_code == 200
 
-def _wait_online(child: subprocess.Popen[bytes], url: str, timeout: float = 30.0) -> None:
-    """Until BaluPi's health answers and a pass-through request reaches the NAS side."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if child.poll() is not None:
-            raise RuntimeError("balupi serve stopped during start-up")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/api/bench/blob?size=1").status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError("balupi serve did not pass requests through in time")
+    settings = {"NAS_URL": nas_url, "DATA_DIR": str(data_dir)}
+    with balupi_serve_process(settings, passes_through) as pi:
+        yield pi.pid, pi.url
 
 
 def download(http: httpx.Client, url: str, rss: PeakRss | None = None) -> float:

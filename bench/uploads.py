@@ -15,10 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -27,14 +25,10 @@ from pathlib import Path
 import httpx
 import jwt
 
+from balupi.sim.measure import balupi_serve_process
+
 SECRET = "bench-nas-secret-0123456789abcdef0123456789"
 BLOCK = 1024 * 1024
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def token() -> dict[str, str]:
@@ -50,27 +44,8 @@ def token() -> dict[str, str]:
     return {"Authorization": f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}"}
 
 
-async def start_pi(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("BALUPI_")},
-        "BALUPI_DATA_DIR": str(data_dir),
-        "BALUPI_PORT": str(port),
-        "BALUPI_NAS_JWT_SECRET": SECRET,
-        "BALUPI_MDNS_ENABLED": "false",
-        "BALUPI_LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen([sys.executable, "-m", "balupi", "serve"], env=env)
-    url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=url) as client:
-        for _ in range(300):
-            try:
-                if (await client.get("/api/health")).status_code == 200:
-                    return process, url
-            except httpx.HTTPError:
-                await asyncio.sleep(0.1)
-    process.kill()
-    raise SystemExit("balupi serve did not start")
+def healthy(url: str) -> bool:
+    return httpx.get(f"{url}/api/health").status_code == 200
 
 
 async def multipart(size: int, name: str) -> AsyncIterator[bytes]:
@@ -120,8 +95,9 @@ async def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="balupi-bench-", dir=Path.cwd()) as temporary:
         data_dir = Path(temporary)
-        process, url = await start_pi(data_dir)
-        try:
+        settings = {"DATA_DIR": str(data_dir), "NAS_JWT_SECRET": SECRET}
+        with balupi_serve_process(settings, healthy) as pi:
+            url = pi.url
             async with httpx.AsyncClient(base_url=url, timeout=600) as client:
                 size = args.size_mib * BLOCK
                 ingest = await upload(client, size, "large.bin")
@@ -152,9 +128,6 @@ async def main() -> None:
                     f"{args.count / elapsed:.1f} uploads/s, p50 "
                     f"{statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms"
                 )
-        finally:
-            process.terminate()
-            process.wait()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ side of every transfer; with the NAS in a child process it is BaluPi's alone. Tw
   bodies of any size on paths BaluPi never serves itself (``/api/bench/*``), so they take the
   pass-through; the emulator's big bodies (downloads, uploads) are BaluPi's own routes.
 
+``balupi_serve_process`` runs BaluPi itself the same way, as systemd runs it on the Pi.
+
 Each child picks free ports, read from the banner it prints; its output goes to a file (a pipe
 nobody reads would fill up and stall it). ``PeakRss`` samples a process's resident set from a
 thread, so it keeps sampling while the event loop is busy moving bytes.
@@ -22,19 +24,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+import httpx
 import psutil
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -88,6 +93,76 @@ def bulk_nas_process(start_timeout: float = 30.0) -> Iterator[BulkNasProcess]:
         yield BulkNasProcess(pid, found["url"])
 
 
+@dataclass(frozen=True)
+class BaluPiProcess:
+    pid: int
+    url: str
+
+
+@contextlib.contextmanager
+def balupi_serve_process(
+    settings: Mapping[str, str],
+    ready: Callable[[str], bool],
+    *,
+    environment: Mapping[str, str] | None = None,
+    start_timeout: float = 30.0,
+) -> Iterator[BaluPiProcess]:
+    """Run ``balupi serve`` on a free loopback port until the block ends.
+
+    ``settings`` are ``BALUPI_*`` variables without the prefix (``DATA_DIR`` at least); the
+    environment's own ``BALUPI_*`` are dropped, mDNS is off and the log level WARNING unless
+    ``settings`` say otherwise; ``environment`` adds other variables (``MALLOC_ARENA_MAX``).
+    The block starts once ``ready(url)`` is true; fails with the child's output if that takes
+    longer than ``start_timeout``.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    variables = {"LOG_LEVEL": "WARNING", "MDNS_ENABLED": "false", **settings}
+    variables |= {"HOST": "127.0.0.1", "PORT": str(port)}
+    child_environment = {k: v for k, v in os.environ.items() if not k.startswith("BALUPI_")}
+    child_environment |= dict(environment or {})
+    child_environment |= {f"BALUPI_{name}": value for name, value in variables.items()}
+    with tempfile.TemporaryFile(mode="w+") as output:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "balupi", "serve"],
+            env=child_environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + start_timeout
+            while not _probe(ready, url):
+                if child.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"balupi serve did not get ready:\n{_read_all(output)}")
+                time.sleep(0.1)
+            yield BaluPiProcess(child.pid, url)
+        finally:
+            _stop(child)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _probe(ready: Callable[[str], bool], url: str) -> bool:
+    try:
+        return ready(url)
+    except (httpx.HTTPError, OSError, ValueError, KeyError):  # not up yet, or not as it will be
+        return False
+
+
+def _stop(child: subprocess.Popen[str]) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
 @contextlib.contextmanager
 def _child(
     arguments: Sequence[str], banner: re.Pattern[str], timeout: float
@@ -105,12 +180,7 @@ def _child(
                 time.sleep(0.05)
             yield child.pid, found
         finally:
-            child.terminate()
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            _stop(child)
 
 
 def _read_all(output: IO[str]) -> str:
