@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,11 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from balupi.sim.measure import free_port
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+__all__ = ["ServeProcess", "clean_environment", "free_port"]
 
 
 def clean_environment(**extra: str) -> dict[str, str]:
