@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import statistics
 import tempfile
 import time
@@ -29,15 +28,10 @@ from balupi.services.container import Services
 from balupi.services.tapo import PlugAddress
 from balupi.services.tapo.client import PlugIdentity
 from balupi.services.tapo.devices import PlugStore
+from balupi.sim.measure import free_port
 from balupi.sim.plug.server import PlugConfig, PlugEmulator
 
 USER, PASSWORD = "bench@balupi.invalid", "bench-pw"
-
-
-def _dead_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
@@ -122,7 +116,7 @@ async def main() -> None:
             mdns_enabled=False,
         )
         dead = [
-            (9, PlugAddress("127.0.0.1", _dead_port())),  # nothing listens: a plug that is off
+            (9, PlugAddress("127.0.0.1", free_port())),  # nothing listens: a plug that is off
             (10, hung),  # accepts and never answers: a hung plug
         ]
 

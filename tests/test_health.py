@@ -12,6 +12,7 @@ from balupi import __version__
 from balupi.app import create_app
 from balupi.config import Settings
 from balupi.server import running_server
+from tests.processes import free_port
 
 
 @pytest.mark.parametrize("path", ["/api/health", "/api/ping"])
@@ -71,9 +72,7 @@ async def test_unexpected_errors_are_json_without_traceback(app: FastAPI) -> Non
 
 async def test_health_answers_while_the_nas_is_unreachable(settings: Settings) -> None:
     # Point the NAS at a port where nothing listens: health must not even try it.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        dead_port = probe.getsockname()[1]
+    dead_port = free_port()
     settings = settings.model_copy(update={"nas_url": f"http://127.0.0.1:{dead_port}"})
 
     async with (
