@@ -18,6 +18,7 @@ import pytest
 from starlette.responses import FileResponse
 from starlette.types import Receive, Scope, Send
 
+from balupi import zero_copy
 from balupi.server import running_server
 from balupi.zero_copy import PATH_SEND, ZERO_COPY_SEND
 
@@ -171,3 +172,15 @@ async def test_a_client_that_leaves_mid_body_does_not_hurt_the_server(tmp_path: 
 
     assert still.status_code == 200
     assert still.headers["content-length"] == str(256 * MiB)
+
+
+def test_offered_only_on_loops_with_sendfile() -> None:
+    class ForeignLoop(asyncio.AbstractEventLoop):  # as uvloop's: not asyncio's BaseEventLoop
+        pass
+
+    loop = asyncio.new_event_loop()
+    try:
+        assert zero_copy.supported(loop)
+    finally:
+        loop.close()
+    assert not zero_copy.supported(ForeignLoop())

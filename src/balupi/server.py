@@ -53,8 +53,9 @@ class BaluPiH11Protocol(H11Protocol):
             if scope["type"] == "http":
                 extensions = cast(dict[str, object], scope.setdefault("extensions", {}))
                 extensions[DROP_EXTENSION] = functools.partial(self._drop, scope)
-                zero_copy.offer(extensions)
-                send = functools.partial(zero_copy.send, self, scope, send)
+                if zero_copy.supported(self.loop):
+                    zero_copy.offer(extensions)
+                    send = functools.partial(zero_copy.send, self, scope, send)
             await app(scope, receive, send)
 
         return app_with_extensions

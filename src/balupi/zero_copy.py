@@ -44,6 +44,11 @@ class SpanLength:
         return self._length
 
 
+def supported(loop: asyncio.AbstractEventLoop) -> bool:
+    """asyncio's own loops have ``loop.sendfile``; others (uvloop) may not: no offer there."""
+    return isinstance(loop, asyncio.BaseEventLoop)
+
+
 def offer(extensions: dict[str, object]) -> None:
     extensions[PATH_SEND] = {}
     extensions[ZERO_COPY_SEND] = {}
