@@ -100,6 +100,9 @@ async def test_a_nas_that_vanishes_mid_push_gets_the_file_once_it_returns(home: 
         return rows[0].status is QueueStatus.FAILED
 
     await eventually(failed)
+    # The push can fail before the link has judged the NAS gone; restoring power before that
+    # would let "back online" below pass at once, with the link about to go offline anyway.
+    await eventually(lambda: home.services.nas_link.state is not NasState.ONLINE)
     await home.nas.restore_power()
 
     async def back_online() -> bool:
