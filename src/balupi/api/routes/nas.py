@@ -16,6 +16,8 @@ from balupi.services.nas.status import nas_status
 
 router = APIRouter(prefix="/api/nas", tags=["nas"])
 
+OTHER_MAC_ADMIN_ONLY = "Only an administrator can send Wake-on-LAN to another device."
+
 
 class WakeRequest(BaseModel):
     """Optional body of ``POST /api/nas/wol``; without it the configured NAS is woken."""
@@ -81,6 +83,18 @@ async def get_history(
 async def wake_on_lan(
     services: ServicesDep, user: CurrentUser, body: WakeRequest | None = None
 ) -> dict[str, Any]:
-    mac = body.mac if body and body.mac else services.nas_link.mac
-    result = await services.nas_waker.wake("requested through the API", mac=mac)
+    """Wake the NAS (any user), or another machine by its MAC (administrators only).
+
+    Only the configured NAS's MAC counts as the NAS's wake; a packet to any other MAC changes
+    nothing in what the Pi believes about the NAS.
+    """
+    waker = services.nas_waker
+    nas_mac = services.nas_link.mac
+    mac = body.mac if body and body.mac else nas_mac
+    if mac is not None and mac != nas_mac:
+        if not user.is_admin:
+            raise HTTPException(403, OTHER_MAC_ADMIN_ONLY)
+        result = waker.wake_other(mac, f"requested through the API by {user.username}")
+    else:
+        result = await waker.wake("requested through the API")
     return {"sent": result.sent, "state": result.state.value, "mac": mac}

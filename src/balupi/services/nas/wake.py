@@ -81,14 +81,9 @@ class NasWaker:
             return max(int(boot - self._link.seconds_in_state()) + 1, 5)
         return max(int(boot), 5)
 
-    async def wake(self, reason: str = "wake requested", *, mac: str | None = None) -> WakeResult:
-        """Send a magic packet unless one went out within ``min_interval``.
-
-        ``mac`` overrides the configured NAS MAC (a NAS with two NICs); broadcast and port stay.
-        """
-        if self._target is None:
-            raise NasUnreachable("Wake-on-LAN is not configured (BALUPI_NAS_MAC)", retry_after=60)
-        target = replace(self._target, mac=mac) if mac else self._target
+    async def wake(self, reason: str = "wake requested") -> WakeResult:
+        """Send the NAS a magic packet unless one went out within ``min_interval``."""
+        target = self._require_target()
         async with self._lock:
             now = self._clock.monotonic()
             recent = self._last_sent is not None and now - self._last_sent < self._min_interval
@@ -100,6 +95,22 @@ class NasWaker:
             log.info("wake-on-lan sent", mac=target.mac, reason=reason)
         await self._link.report_wake_sent(f"wake-on-lan sent ({reason})")
         return WakeResult(sent=True, state=self._link.state)
+
+    def wake_other(self, mac: str, reason: str) -> WakeResult:
+        """One magic packet to another machine on the NAS's broadcast address and port.
+
+        It is not the NAS's wake: the link's state and the NAS's packet interval are left alone,
+        so a packet to a made-up MAC can neither fake a boot nor hold back the NAS's own wake.
+        """
+        target = replace(self._require_target(), mac=mac)
+        send_magic_packet(target)
+        log.info("wake-on-lan sent to another device", mac=target.mac, reason=reason)
+        return WakeResult(sent=True, state=self._link.state)
+
+    def _require_target(self) -> WakeTarget:
+        if self._target is None:
+            raise NasUnreachable("Wake-on-LAN is not configured (BALUPI_NAS_MAC)", retry_after=60)
+        return self._target
 
     async def ensure_available(self, *, reason: str, timeout: float | None = None) -> None:
         """Return once the NAS is online, waking it if needed; ``NasAsleep`` if it stays down."""
