@@ -1,8 +1,11 @@
-"""mDNS: follow the NAS's ``_baluhost._tcp`` announcements; advertise the Pi as ``_balupi._tcp``.
+"""mDNS: hear the NAS's ``_baluhost._tcp`` announcements; advertise the Pi as ``_balupi._tcp``.
 
 Why mDNS at all: an announcement is evidence that the NAS is up which costs the NAS nothing (no
-HTTP request, so its disks and idle timer are left alone), and it carries the NAS's current
-address, so a DHCP move does not strand the Pi on a stale ``NAS_URL``.
+HTTP request, so its disks and idle timer are left alone). It is evidence of presence only: the
+Pi keeps talking to ``NAS_URL`` whatever address is announced (``NasLink.report_announced``).
+Announcements are unauthenticated, so following one could hand logins, passwords included, to
+whoever announced, and an announced port that does not answer made a NAS that did look asleep.
+A NAS that moves for good is followed by changing ``NAS_URL`` (a DHCP reservation avoids that).
 
 What the NAS publishes (nas-api.md §6): ``BaluHost on <hostname>._baluhost._tcp.local.`` with the
 backend's port, an A record, and TXT ``api=https://<ip>:<port>``. The TXT lies about the scheme:
@@ -13,9 +16,10 @@ Which announcement is *our* NAS: mDNS is unauthenticated and a LAN may hold more
 BaluHost. The Pi follows one instance name. It adopts a name when that instance is announced at
 the address in ``NAS_URL`` (SRV target or A record, and port), or when the name is the one the NAS
 itself reported in its last signed shutdown snapshot (``BaluHost on <system.hostname>``); from
-then on it follows that name to any new address. Other instances are logged and ignored, their
-goodbyes too. (Anyone on the LAN can still announce the followed name: set ``MDNS_ENABLED=false``
-on a LAN you do not trust.)
+then on that name's announcements count as the NAS's presence at any address. Other instances
+are logged and ignored, their goodbyes too. (Anyone on the LAN can still announce the followed
+name, which at most makes the Pi ask ``NAS_URL`` sooner, or withdraw it: set
+``MDNS_ENABLED=false`` on a LAN you do not trust.)
 
 Where it runs: by default on the networks BaluPi listens on (``HOST``): all interfaces for
 ``0.0.0.0``, only loopback for ``127.0.0.1`` (the development default, which keeps a developer's
@@ -300,7 +304,7 @@ class MdnsDiscovery:
         return announcement
 
     async def on_announced(self, announcement: NasAnnouncement) -> None:
-        """An instance was added or changed: if it is our NAS, tell the sink where it is."""
+        """An instance was added or changed: if it is our NAS, tell the sink it is present."""
         current = self._nas_url()
         if not self._is_our_nas(announcement, current):
             log.info(

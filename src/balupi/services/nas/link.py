@@ -2,8 +2,8 @@
 
 States: ``unknown``, ``online``, ``sleeping``, ``offline``, ``waking``, ``shutting_down``.
 Evidence comes in through ``report_*`` methods (health checks, the NAS plug's power, lifecycle
-notices, mDNS, a wake the Pi started); each may cause a transition. Transitions happen under one
-lock, are stored with their evidence, and only accepted ones notify listeners.
+notices, mDNS presence, a wake the Pi started); each may cause a transition. Transitions happen
+under one lock, are stored with their evidence, and only accepted ones notify listeners.
 
 The link polls ``/api/health`` only while it believes the NAS is up (``online``, ``unknown`` at
 start) or booting (``waking``). While the NAS sleeps, is off or shuts down it sends **no request
@@ -195,11 +195,17 @@ class NasLink:
         await self._transition(NasState.SHUTTING_DOWN, evidence)
 
     async def report_announced(self, base_url: str | None, evidence: str) -> None:
-        """mDNS saw the NAS announce itself (possibly at a new address): it is up or booting."""
-        if base_url and self._client is not None and base_url != self._client.base_url:
-            log.info("nas moved", old=self._client.base_url, new=base_url)
-            self._client.rebase(base_url)
-            await self._history.update_base_url(base_url)
+        """mDNS saw the NAS announce itself: it is up or booting, so the link asks it.
+
+        Evidence of presence only. The Pi keeps talking to ``NAS_URL``: an announcement is
+        unauthenticated, so following it could send logins (passwords) to whoever announced,
+        and an announced port that does not answer would make a NAS that does look asleep.
+        """
+        configured = self._client.base_url if self._client is not None else None
+        if base_url and configured and base_url != configured:
+            log.info(
+                "nas announced elsewhere; keeping NAS_URL", announced=base_url, nas_url=configured
+            )
         if self.state in (NasState.SLEEPING, NasState.OFFLINE, NasState.UNKNOWN):
             await self._transition(NasState.WAKING, evidence)
 
