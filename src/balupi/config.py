@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Connection hygiene (balupi/server.py): seconds a client has to send a whole request head,
+    # seconds an idle keep-alive connection stays open, and the most connections held at once
+    # (also kept below the open-files limit). Slow request bodies are never timed out.
+    head_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    keep_alive_seconds: float = Field(default=5.0, gt=0, le=300)
+    max_connections: int = Field(default=1000, ge=8, le=100_000)
     # Days a password the NAS confirmed may log its user in while the NAS is unreachable (0: never).
     offline_login_days: int = Field(default=30, ge=0, le=3650)
 
