@@ -124,8 +124,13 @@ build_release() {
   mkdir "$staging"
   release_files | (cd "$SOURCE_DIR" && tar -cf - -T -) | (cd "$staging" && tar -xf -)
   local pip=("$PYTHON" -m pip --python "$dir/bin/python" --disable-pip-version-check --quiet)
-  "${pip[@]}" install --no-deps --no-compile "${PIP_ARGS[@]}" -r "$SOURCE_DIR/requirements.txt" ||
-    die "installing the pinned requirements failed (no network? try --wheelhouse DIR)"
+  local pip_log="$dir/.pip.log"
+  if ! "${pip[@]}" install --no-deps --no-compile "${PIP_ARGS[@]}" \
+    -r "$SOURCE_DIR/requirements.txt" 2>"$pip_log"; then
+    tail -n 20 "$pip_log" >&2
+    die "$(pip_failure "$pip_log")"
+  fi
+  rm -f "$pip_log"
   "${pip[@]}" install --no-deps --no-compile "${PIP_ARGS[@]}" "$staging" ||
     die "installing BaluPi failed"
   "${pip[@]}" check >/dev/null || die "requirements.txt does not pin a consistent set"
@@ -137,6 +142,47 @@ build_release() {
   cp "$DEPLOY_DIR/balupi.service" "$DEPLOY_DIR/balupi-admin.sh" "$DEPLOY_DIR/balupi.env.example" \
     "$dir/share/balupi/"
   touch "$dir/.complete"
+}
+
+# What a 32-bit Pi (armhf) compiles: the pins without an armv7l wheel on PyPI (cffi, greenlet,
+# pillow, psutil; PyYAML falls back to pure Python) need a C compiler, Python's headers, libffi
+# and libjpeg/zlib for Pillow. scripts/check-pi-wheels keeps that list true in CI.
+BUILD_PACKAGES=(build-essential python3-dev libffi-dev libjpeg-dev zlib1g-dev)
+
+# Whether pip will have to compile: no wheels for this machine (32-bit ARM) and no --wheelhouse.
+needs_build_tools() {
+  case $(uname -m) in armv7l | armv6l | armv8l) ;; *) return 1 ;; esac
+  ((${#PIP_ARGS[@]} == 0))
+}
+
+# One sentence on why pip failed, from its error output: a build that could not compile (and
+# the tool that was missing), or a package that could not be fetched.
+pip_failure() {
+  local log_file=$1 packages missing=""
+  packages=$(sed -n -e 's/.*Could not build wheels for \(.*\), which is required.*/\1/p' \
+    -e 's/.*Failed to build \(.*\)$/\1/p' -e 's/.*Could not build wheels for \(.*\)$/\1/p' \
+    "$log_file" | head -n 1)
+  if [ -n "$packages" ]; then
+    command -v gcc >/dev/null 2>&1 || missing="a C compiler (gcc)"
+    if [ -z "$missing" ] && ! "$PYTHON" -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; then
+      missing="Python's headers (Python.h)"
+    fi
+    printf 'building %s from source failed%s; on Raspberry Pi OS: apt-get install %s' \
+      "$packages" "${missing:+ (missing: $missing)}" "${BUILD_PACKAGES[*]}"
+    return 0
+  fi
+  if grep -q -e 'No matching distribution' -e 'Could not find a version' "$log_file"; then
+    if ((${#PIP_ARGS[@]})); then
+      printf 'the wheelhouse lacks a pinned package (%s); see docs/deployment.md' \
+        "$(sed -n 's/.*No matching distribution found for \(.*\)/\1/p' "$log_file" | head -n 1)"
+    else
+      printf 'a pinned package could not be fetched (no network? try --wheelhouse DIR)'
+    fi
+    return 0
+  fi
+  printf 'installing the pinned requirements failed (pip said: %s)' \
+    "$(grep -m 1 -i 'error' "$log_file" || echo 'nothing')"
 }
 
 # Point current at releases/<id> in one rename: the service sees the old or the new, never none.

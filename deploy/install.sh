@@ -50,8 +50,9 @@ set_paths
 install_packages() {
   ((SYSTEM)) || return 0
   command -v apt-get >/dev/null || return 0
-  local missing=()
-  for package in python3 python3-venv python3-pip; do
+  local missing=() wanted=(python3 python3-venv python3-pip)
+  if needs_build_tools; then wanted+=("${BUILD_PACKAGES[@]}"); fi
+  for package in "${wanted[@]}"; do
     dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q "ok installed" ||
       missing+=("$package")
   done
