@@ -45,7 +45,7 @@ from balupi.db.engine import create_engine, create_sessionmaker
 from balupi.db.migrate import upgrade_to_head
 from balupi.db.models import NasState
 from balupi.logs import get_logger
-from balupi.services.auth import AuthPolicy, AuthService, TokenCache, UserStore
+from balupi.services.auth import AuthPolicy, AuthService, TokenCache, UserRoster, UserStore
 from balupi.services.backup import schedule_backups
 from balupi.services.cache.sources import ListedFiles
 from balupi.services.cache.startup import start_cache
@@ -162,6 +162,7 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         else None
     )
     nas_waker = NasWaker(nas_link, wake_target, clock)
+    nas_notices = await _start_notices(settings, clock, nas_link)
     auth = AuthService(
         UserStore(sessions),
         TokenCache(sessions),
@@ -169,8 +170,8 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         clock,
         AuthPolicy.from_settings(settings),
         waker=nas_waker,
+        roster=lambda: UserRoster.of(nas_notices.snapshot),
     )
-    nas_notices = await _start_notices(settings, clock, nas_link)
     mdns = await _start_mdns(settings, stack, nas_link, nas_notices)
 
     system_monitor = SystemMonitor(settings.data_dir, clock)

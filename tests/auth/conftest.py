@@ -21,7 +21,7 @@ from balupi.services.auth.verifier import ScryptParams
 from balupi.services.container import Services
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from balupi.sim.nas.state import NasState
-from tests.auth.home import NAS_SECRET, USERS, Home, HomeFactory
+from tests.auth.home import HANDSHAKE_SECRET, NAS_SECRET, USERS, Home, HomeFactory
 
 
 @pytest.fixture(autouse=True)
@@ -33,11 +33,15 @@ def cheap_verifiers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def make_home(tmp_path: Path, settings: Settings) -> HomeFactory:
-    """``async with make_home(secret=True) as home``: a NAS and BaluPi, both up and talking."""
+    """``async with make_home(secret=True) as home``: a NAS and BaluPi, both up and talking.
+
+    Both share the handshake secret (the NAS's signed notices reach the Pi); with ``wol`` the
+    Pi's magic packets go to the emulator's Wake-on-LAN listener and really wake it.
+    """
 
     @contextlib.asynccontextmanager
     async def home(
-        *, secret: bool, name: str = "home", login_limit: int | None = None
+        *, secret: bool, name: str = "home", login_limit: int | None = None, wol: bool = False
     ) -> AsyncIterator[Home]:
         root = tmp_path / name
         clock = ManualClock(datetime.now(UTC))
@@ -49,16 +53,27 @@ def make_home(tmp_path: Path, settings: Settings) -> HomeFactory:
             refresh_rate_limit=None,
         )
         config = NasEmulatorConfig(
-            storage=root / "nas", jwt_secret=NAS_SECRET, users=USERS, boot_seconds=0, wol_port=None
+            storage=root / "nas",
+            jwt_secret=NAS_SECRET,
+            users=USERS,
+            boot_seconds=0,
+            wol_port=0 if wol else None,
         )
         nas = NasEmulator(config, state=nas_state)
         await nas.start()
+        wake_to = (
+            {"nas_mac": config.mac, "wol_broadcast": "127.0.0.1", "wol_port": nas.wol_port}
+            if wol
+            else {}
+        )
         try:
             pi_settings = settings.model_copy(
                 update={
                     "data_dir": root / "pi",
                     "nas_url": nas.api_url,
                     "nas_jwt_secret": SecretStr(NAS_SECRET) if secret else None,
+                    "nas_handshake_secret": SecretStr(HANDSHAKE_SECRET),
+                    **wake_to,
                 }
             )
             app = create_app(pi_settings, clock=clock)

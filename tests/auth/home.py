@@ -24,12 +24,16 @@ from starlette.types import ASGIApp
 
 from balupi.clock import ManualClock
 from balupi.services.container import Services
+from balupi.sim.nas.app import NAS_VERSION
+from balupi.sim.nas.notices import LifecycleNotifier, build_snapshot
+from balupi.sim.nas.power import PowerState
 from balupi.sim.nas.server import NasEmulator
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import NasState, hash_password
 from balupi.sim.nas.tokens import mint_access_token, mint_refresh_token
 from balupi.sim.nas.users import UserSpec
 
 NAS_SECRET = "emulated-baluhost-secret-key-for-auth-tests-0123"
+HANDSHAKE_SECRET = "handshake-secret-shared-by-nas-and-pi-in-auth-tests"
 STANDBY_WATTS = 5.0  # the NAS plug's draw while the NAS is suspended
 USERS = (
     UserSpec("admin", "admin-password", "admin"),
@@ -85,6 +89,28 @@ class Home:
     def deactivate_on_nas(self, username: str) -> None:
         self.nas_state.users[self.nas_user_id(username)].is_active = False
 
+    def change_password_on_nas(self, username: str, password: str) -> None:
+        self.nas_state.users[self.nas_user_id(username)].password_hash = hash_password(password)
+
+    def delete_on_nas(self, username: str) -> None:
+        del self.nas_state.users[self.nas_user_id(username)]
+
+    async def nas_shuts_down_with_notice(self) -> None:
+        """The NAS signs its going-offline notice (its snapshot lists its users), then sleeps."""
+        snapshot = build_snapshot(self.nas_state, hostname="baluhost", version=NAS_VERSION)
+        notifier = LifecycleNotifier(
+            self.pi_url, HANDSHAKE_SECRET, clock=lambda: self.clock.now().timestamp()
+        )
+        assert await notifier.going_offline(snapshot), "the Pi refused the notice"
+        await self.nas.sleep()
+
+    def wake_packets(self) -> int:
+        """Magic packets the Pi has sent so far."""
+        return self.services.nas_waker.packets_sent
+
+    def nas_is_asleep(self) -> bool:
+        return self.nas.state is PowerState.ASLEEP
+
     @contextlib.asynccontextmanager
     async def nas_client(self) -> AsyncIterator[httpx.AsyncClient]:
         """A client talking to the NAS directly (as if the Pi were not there)."""
@@ -106,10 +132,22 @@ class Home:
             return DROPPED
         return response.status_code
 
-    async def login(self, username: str, password: str) -> httpx.Response:
-        return await self.pi.post(
+    async def login(
+        self, username: str, password: str, *, client: httpx.AsyncClient | None = None
+    ) -> httpx.Response:
+        """A login through BaluPi, from ``client`` (another address) or the default one."""
+        return await (client or self.pi).post(
             "/api/auth/login", json={"username": username, "password": password}
         )
+
+    @contextlib.asynccontextmanager
+    async def client_from(self, address: str) -> AsyncIterator[httpx.AsyncClient]:
+        """A client of BaluPi connecting from another loopback address (``127.0.0.2`` …)."""
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        async with httpx.AsyncClient(
+            transport=transport, base_url=self.pi_url, timeout=10
+        ) as client:
+            yield client
 
     async def refresh(self, refresh_token: str) -> httpx.Response | str:
         try:

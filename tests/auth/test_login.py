@@ -54,26 +54,6 @@ async def test_login_while_awake_is_the_nas_s_answer_and_leaves_a_verifier(
     assert form.status_code == 422  # JSON only, as the NAS
 
 
-async def test_a_password_the_nas_rejects_invalidates_the_verifier(
-    make_home: HomeFactory,
-) -> None:
-    async with make_home(secret=True) as home:
-        assert (await home.login("maria", "maria-password")).status_code == 200
-        # The password was changed on the NAS: the old one is refused there ...
-        wrong = await home.login("maria", "old-password")
-        cached = await _cached_user(home, "maria")
-        await home.nas_sleeps()
-        # ... and so no longer opens the Pi either, not even the one that worked before.
-        offline = await home.login("maria", "maria-password")
-
-    assert wrong.status_code == 401
-    assert wrong.json() == {"detail": "Invalid credentials"}
-    assert cached is not None
-    assert cached.password_verifier is None
-    assert offline.status_code == 503
-    assert int(offline.headers["Retry-After"]) > 0
-
-
 async def test_offline_login_gives_a_token_the_nas_accepts_after_waking(
     make_home: HomeFactory,
 ) -> None:

@@ -1,6 +1,7 @@
 """Authentication for BaluPi: the NAS decides while it is awake, the Pi from what it learned
 while it sleeps. ``AuthService`` is the entry point; the modules beside it are its parts."""
 
+from balupi.services.auth.roster import UserRoster
 from balupi.services.auth.service import (
     AuthenticatedUser,
     AuthPolicy,
@@ -23,5 +24,6 @@ __all__ = [
     "ScryptParams",
     "TokenCache",
     "TokenGrant",
+    "UserRoster",
     "UserStore",
 ]

@@ -5,7 +5,8 @@ logouts are forwarded and its answers passed back; what they teach (a user's pro
 password that worked or failed, a token it rejected, a refresh token it revoked) is stored.
 While it is not online the Pi sends it nothing and decides from what it stored:
 
-* a login against the password verifier of a user the NAS confirmed (``verifier.py``);
+* a login against the password verifier of a user the NAS confirmed (``verifier.py``), kept
+  as SSSD keeps cached credentials: a failed online check never erases it;
 * an access token by signature, with the NAS's key if configured (``tokens.py``), else by the
   NAS's earlier verdict on it (``token_cache.py``);
 * a refresh token by signature and the revocations it saw (only with the NAS's key).
@@ -15,6 +16,13 @@ with BaluHost's own text), or ``AuthUndecided`` (the Pi cannot tell). The differ
 clients log themselves out after a 401 they cannot refresh (clients.md §0.2), so undecided is
 never turned into a 401; routes answer it with 503, or by dropping the connection where any
 status would do harm.
+
+Which logins may wake a sleeping NAS: a name the NAS's signed user list (its going-offline
+notice, while still its latest word: ``roster.py``) does not hold is no user, and gets a 401
+without a wake. A name the Pi knows (on that list, or a user the NAS confirmed to it) wakes the
+NAS when the Pi cannot check the password itself. A name it has no way to judge (no current
+list) wakes it at most once per ``STRANGER_WAKE_SECONDS`` across all such names, so made-up names
+cannot keep the NAS awake.
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ from balupi.config import Settings
 from balupi.db.models import NasState
 from balupi.errors import AuthUndecided, NasUnreachable, NotAuthenticated, TooManyAttempts
 from balupi.logs import get_logger
-from balupi.services.auth.ratelimit import FixedWindowLimiter
+from balupi.services.auth.ratelimit import LoginLimits
+from balupi.services.auth.roster import UserRoster
 from balupi.services.auth.token_cache import TokenCache, TokenRecord
 from balupi.services.auth.tokens import (
     Claims,
@@ -60,6 +69,7 @@ BAD_REFRESH = "Invalid refresh token"
 REFRESH_REVOKED = "Refresh token has been revoked"
 
 NAS_AUTH_TIMEOUT = httpx.Timeout(10.0, connect=3.0)
+STRANGER_WAKE_SECONDS = 15 * 60.0  # between wakes for names the Pi cannot judge, all together
 # Headers of a NAS answer that mean something to the client; the rest is the NAS's business.
 _PASSED_HEADERS = frozenset(
     {
@@ -88,7 +98,6 @@ class AuthPolicy:
     # A rejected credential without an ``exp`` of its own (an API key) is remembered this long;
     # after that only a new yes from the NAS could let it in again.
     rejection_memory: timedelta = timedelta(days=90)
-    offline_logins_per_minute: int = 5  # as the NAS's own limiter
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthPolicy:
@@ -155,6 +164,7 @@ class AuthService:
         *,
         waker: NasWaker | None = None,
         verifier: PasswordVerifier | None = None,
+        roster: Callable[[], UserRoster | None] | None = None,
     ) -> None:
         self._users = users
         self._tokens = tokens
@@ -166,7 +176,9 @@ class AuthService:
         self._signer = TokenSigner(
             clock, nas_secret=policy.nas_secret, signing_key=policy.signing_key
         )
-        self._login_limiter = FixedWindowLimiter(policy.offline_logins_per_minute, 60.0, clock)
+        self._login_limits = LoginLimits(clock)
+        self._roster = roster or (lambda: None)
+        self._stranger_woke_at: float | None = None  # monotonic
         self._nas_checks: dict[str, asyncio.Task[AuthenticatedUser | None]] = {}
 
     @property
@@ -179,31 +191,56 @@ class AuthService:
     ) -> ForwardedAnswer | TokenGrant:
         """The NAS's answer while it is online; else a check against the cached verifier.
 
-        Raises ``NotAuthenticated`` (wrong password), ``TooManyAttempts`` (offline, per
-        ``client``) or ``AuthUndecided`` (a user the Pi cannot check: 503).
+        Every attempt is counted per user and client before anything is forwarded
+        (``LoginLimits``). Raises ``NotAuthenticated`` (wrong password, or no such user as far
+        as the NAS's list says), ``TooManyAttempts`` or ``AuthUndecided`` (a user the Pi cannot
+        check: 503).
         """
+        if not self._login_limits.attempt(username, client):
+            raise TooManyAttempts()
+        outcome = await self._decide_login(username, password, client)
+        if isinstance(outcome, TokenGrant) or outcome.status_code == 200:
+            self._login_limits.succeeded(username, client)
+        return outcome
+
+    async def _decide_login(
+        self, username: str, password: str, client: str
+    ) -> ForwardedAnswer | TokenGrant:
         if self._nas_online():
+            if not self._login_limits.may_ask_nas(username, client):
+                # This client has had enough refusals: the NAS's budget is everyone's.
+                return await self._login_held_back(username, password, None)
             response = await self._ask_nas(
                 "POST", "/api/auth/login", json={"username": username, "password": password}
             )
             if response is not None:
-                if response.status_code == 429 and await self._can_check_offline(username):
+                if response.status_code == 401:
+                    self._login_limits.nas_refused(username, client)
+                if response.status_code == 429:
                     # The NAS limits logins per address, and every client behind the Pi shares
-                    # the Pi's: a user the Pi can check is checked here (the Pi limits per client).
-                    return await self._login_offline(username, password, client)
+                    # the Pi's: a user the Pi can check is checked here (it limits per client).
+                    return await self._login_held_back(username, password, response)
                 await self._learn_from_login(username, password, response)
                 return ForwardedAnswer.of(response)
-        return await self._login_offline(username, password, client)
+        return await self._login_offline(username, password)
 
-    async def _can_check_offline(self, username: str) -> bool:
+    async def _login_held_back(
+        self, username: str, password: str, nas_answer: httpx.Response | None
+    ) -> ForwardedAnswer | TokenGrant:
+        """A login the NAS is not to decide now (rate limits): checked here if the Pi can, else
+        the NAS's 429 (or the Pi's own)."""
         user = await self._users.by_username(username)
-        return user is not None and user.verifier_usable(self._clock.now())
+        if user is not None and user.verifier_usable(self._clock.now()):
+            return await self._check_verifier(user, password)
+        if nas_answer is not None:
+            return ForwardedAnswer.of(nas_answer)
+        raise TooManyAttempts()
 
     async def _learn_from_login(
         self, username: str, password: str, response: httpx.Response
     ) -> None:
         if response.status_code == 401:
-            await self._users.forget_verifier(username)
+            await self._forget_refused_verifier(username, password)
             return
         body = _json_object(response) if response.status_code == 200 else None
         if body is None:
@@ -226,18 +263,36 @@ class AuthService:
             await self._users.set_verifier(user.id, verifier, now + self._policy.offline_login)
         await self._remember_accepted(access_token, user.id)
 
-    async def _login_offline(self, username: str, password: str, client: str) -> TokenGrant:
-        if not self._login_limiter.hit(client):
-            raise TooManyAttempts()
-        now = self._clock.now()
+    async def _forget_refused_verifier(self, username: str, password: str) -> None:
+        """SSSD's rule: a failed online check keeps the cached credential, unless the NAS
+        refused the very password the verifier matches (changed on the NAS, or the user gone).
+        A mistyped password must not take away a user's offline login."""
         user = await self._users.by_username(username)
-        if user is None or not user.verifier_usable(now):
-            await self._wake(f"login of a user BaluPi cannot check ({username!r})")
+        if user is None or user.password_verifier is None:
+            return
+        if await self._verifier.check(password, user.password_verifier):
+            await self._users.forget_verifier(username)
+            log.info("nas refused the cached password; verifier dropped", user_id=user.id)
+
+    async def _login_offline(self, username: str, password: str) -> TokenGrant:
+        user = await self._users.by_username(username)
+        roster = self._current_roster()
+        if roster is not None and username not in roster.usernames:
+            # The NAS's own signed word: no such user (any more). Its cached login goes too.
+            if user is not None and user.password_verifier is not None:
+                await self._users.forget_verifier(username)
+            raise NotAuthenticated(BAD_LOGIN)
+        if user is None or not user.verifier_usable(self._clock.now()):
+            await self._wake_for_login(username, known=user is not None or roster is not None)
             raise AuthUndecided(
                 "NAS is not reachable and BaluPi cannot check this login on its own",
                 retry_after=self._retry_after(),
             )
-        assert user.password_verifier is not None  # verifier_usable
+        return await self._check_verifier(user, password)
+
+    async def _check_verifier(self, user: CachedUser, password: str) -> TokenGrant:
+        """The Pi's own answer to a login: a token if the password matches the verifier."""
+        assert user.password_verifier is not None  # callers check verifier_usable
         if not await self._verifier.check(password, user.password_verifier):
             raise NotAuthenticated(BAD_LOGIN)
         if not user.is_active:
@@ -245,6 +300,24 @@ class AuthService:
         token = self._signer.mint_access(user_id=user.id, username=user.username, role=user.role)
         log.info("offline login", user_id=user.id, nas_format=self.knows_nas_secret)
         return TokenGrant(token, user.public())
+
+    def _current_roster(self) -> UserRoster | None:
+        """The NAS's signed user list, if the NAS has not been seen online since it was sent."""
+        roster = self._roster()
+        if roster is None or not roster.current(self._link.snapshot.last_seen_at):
+            return None
+        return roster
+
+    async def _wake_for_login(self, username: str, *, known: bool) -> None:
+        """Wake the NAS for a login only it can check; for a name the Pi cannot judge, at most
+        once per ``STRANGER_WAKE_SECONDS`` across all such names."""
+        if not known:
+            now = self._clock.monotonic()
+            last = self._stranger_woke_at
+            if last is not None and now - last < STRANGER_WAKE_SECONDS:
+                return
+            self._stranger_woke_at = now
+        await self._wake(f"login of a user BaluPi cannot check ({username!r})")
 
     # -- bearer tokens ------------------------------------------------------------------------
     async def authenticate(self, token: str | None) -> AuthenticatedUser:

@@ -138,7 +138,8 @@ class UserStore:
         await self._update(user_id, password_verifier=verifier, verifier_expires_at=expires_at)
 
     async def forget_verifier(self, username: str) -> None:
-        """The NAS refused this password (or asks for a second factor): no offline login."""
+        """No offline login for this user any more: the NAS refused the password the verifier
+        was made from, asks for a second factor, or no longer lists the user."""
         try:
             async with self._sessions.begin() as session:
                 row = await session.scalar(select(User).where(User.username == username))
