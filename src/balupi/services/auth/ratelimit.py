@@ -7,8 +7,8 @@ attempt itself, before forwarding anything, in fixed windows opened by the first
 
 * 5 a minute per (username, client address), as the NAS allows per address, started afresh by a
   right password: hammering one user locks out neither her on another device nor other users;
-* 30 a minute per client address over all names, so one client cannot spray guesses across
-  users (or grow the tables) without bound;
+* 30 failed logins a minute per client address over all names, so one client cannot spray
+  guesses across users (or grow the tables) without bound; right passwords are free;
 * of the attempts the NAS refused, at most 2 a minute per (username, client) and 3 per client
   are forwarded: one client can never spend the whole of the NAS's 5; the rest are checked
   against the Pi's verifier where it has one, else refused with 429.
@@ -25,7 +25,7 @@ from balupi.clock import Clock
 _PRUNE_ABOVE = 1024  # keys kept before ended windows are swept out
 WINDOW_SECONDS = 60.0
 ATTEMPTS_PER_USER_AND_CLIENT = 5  # as the NAS's own limiter, per address
-ATTEMPTS_PER_CLIENT = 30
+FAILURES_PER_CLIENT = 30
 NAS_REFUSALS_PER_USER_AND_CLIENT = 2
 NAS_REFUSALS_PER_CLIENT = 3  # below the NAS's 5 a minute for the Pi's whole address
 
@@ -76,20 +76,20 @@ class LoginLimits:
 
     def __init__(self, clock: Clock) -> None:
         self._attempts = FixedWindowLimiter(ATTEMPTS_PER_USER_AND_CLIENT, WINDOW_SECONDS, clock)
-        self._client_attempts = FixedWindowLimiter(ATTEMPTS_PER_CLIENT, WINDOW_SECONDS, clock)
+        self._client_failures = FixedWindowLimiter(FAILURES_PER_CLIENT, WINDOW_SECONDS, clock)
         self._refusals = FixedWindowLimiter(NAS_REFUSALS_PER_USER_AND_CLIENT, WINDOW_SECONDS, clock)
         self._client_refusals = FixedWindowLimiter(NAS_REFUSALS_PER_CLIENT, WINDOW_SECONDS, clock)
 
     def attempt(self, username: str, client: str) -> bool:
         """Count a login attempt; False if it must be refused with 429 unchecked.
 
-        Attempts already over the per-user limit are not counted against the client, so a
-        client hammering one user can still log in others.
+        Attempts refused here are not counted again, so a client hammering one user can still
+        log in others.
         """
         pair = (username, client)
-        if not self._attempts.allows(pair):
+        if not (self._attempts.allows(pair) and self._client_failures.allows(client)):
             return False
-        return self._client_attempts.hit(client) and self._attempts.hit(pair)
+        return self._attempts.hit(pair)
 
     def may_ask_nas(self, username: str, client: str) -> bool:
         """Whether this login may spend the NAS's per-address budget."""
@@ -99,7 +99,9 @@ class LoginLimits:
         """The password was right: this client is not guessing it, its count starts afresh."""
         self._attempts.reset((username, client))
 
-    def nas_refused(self, username: str, client: str) -> None:
-        """The NAS refused a login forwarded for this client."""
-        self._refusals.hit((username, client))
-        self._client_refusals.hit(client)
+    def failed(self, username: str, client: str, *, by_nas: bool) -> None:
+        """A wrong password (or no such user), decided by the NAS or by the Pi."""
+        self._client_failures.hit(client)
+        if by_nas:
+            self._refusals.hit((username, client))
+            self._client_refusals.hit(client)

@@ -198,9 +198,15 @@ class AuthService:
         """
         if not self._login_limits.attempt(username, client):
             raise TooManyAttempts()
-        outcome = await self._decide_login(username, password, client)
+        try:
+            outcome = await self._decide_login(username, password, client)
+        except NotAuthenticated:
+            self._login_limits.failed(username, client, by_nas=False)
+            raise
         if isinstance(outcome, TokenGrant) or outcome.status_code == 200:
             self._login_limits.succeeded(username, client)
+        elif outcome.status_code == 401:
+            self._login_limits.failed(username, client, by_nas=True)
         return outcome
 
     async def _decide_login(
@@ -214,8 +220,6 @@ class AuthService:
                 "POST", "/api/auth/login", json={"username": username, "password": password}
             )
             if response is not None:
-                if response.status_code == 401:
-                    self._login_limits.nas_refused(username, client)
                 if response.status_code == 429:
                     # The NAS limits logins per address, and every client behind the Pi shares
                     # the Pi's: a user the Pi can check is checked here (it limits per client).
