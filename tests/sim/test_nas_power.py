@@ -84,6 +84,7 @@ def test_draw_in_each_state() -> None:
         PowerState.BOOTING: 60.0,
         PowerState.IDLE: 40.0,
         PowerState.BUSY: 85.0,
+        PowerState.SOFT_SLEEP: 20.0,
     }
     power, _, _ = model()
     seen = [(power.state, power.power_w)]

@@ -8,7 +8,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from balupi.sim.nas import auth, chunked, files, health, mobile
+from balupi.sim.nas import auth, chunked, files, health, mobile, sleep_api
 from balupi.sim.nas.health import NAS_VERSION
 from balupi.sim.nas.state import NasState
 
@@ -60,6 +60,8 @@ def create_nas_app(state: NasState) -> FastAPI:
     app = FastAPI(title="BaluHost (emulated)", version=NAS_VERSION, docs_url=None, redoc_url=None)
     app.state.nas = state
 
+    # Added first, so it runs inside RequestAccounting: its 503s are counted and tagged too.
+    app.add_middleware(sleep_api.SleepGuard, state=state)
     app.add_middleware(RequestAccounting, state=state)
 
     @app.exception_handler(StarletteHTTPException)
@@ -73,6 +75,7 @@ def create_nas_app(state: NasState) -> FastAPI:
         )
 
     app.include_router(health.router)
+    app.include_router(sleep_api.router)
     app.include_router(auth.router)
     app.include_router(mobile.router)
     app.include_router(chunked.router)  # before files: its paths are more specific

@@ -2,6 +2,10 @@
 
 The top-level command line calls exactly ``add_arguments`` and ``run``. While it runs, SIGUSR1
 suspends the machine and SIGUSR2 wakes it (as a magic packet would), for poking it from a shell.
+
+BaluHost's sleep service is off by default, as on a fresh BaluHost; ``--auto-idle`` switches it
+on, and ``--sleep-time-scale 60`` makes each of its minutes last a real second (see
+docs/compat/nas-sleep.md).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from balupi.sim.workdir import kept_or_temporary
 
 if TYPE_CHECKING:  # the emulator itself is imported when it runs, not for ``balupi --help``
     from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
+    from balupi.sim.nas.sleep import SleepConfig
 
 
 def _user(text: str) -> UserSpec:
@@ -73,6 +78,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--notify-url", help="a BaluPi base URL to send the NAS's lifecycle notices to"
     )
     parser.add_argument("--handshake-secret", help="HMAC key of the lifecycle notices")
+    sleep = parser.add_argument_group("sleep service (BaluHost's auto-idle and escalation)")
+    sleep.add_argument(
+        "--auto-idle", action="store_true", help="enter soft sleep when idle (default off)"
+    )
+    sleep.add_argument(
+        "--idle-timeout-minutes", type=int, default=15, help="idle minutes before soft sleep (15)"
+    )
+    sleep.add_argument(
+        "--idle-http-threshold",
+        type=float,
+        default=5.0,
+        help="requests a minute above which the NAS is busy (default 5)",
+    )
+    sleep.add_argument(
+        "--auto-escalation", action="store_true", help="go from soft sleep to suspend (off)"
+    )
+    sleep.add_argument(
+        "--escalation-after-minutes",
+        type=int,
+        default=60,
+        help="minutes of soft sleep before suspend (default 60)",
+    )
+    sleep.add_argument(
+        "--sleep-time-scale",
+        type=float,
+        default=1.0,
+        help="sleep-service seconds per real second, e.g. 60 (default 1)",
+    )
+
+
+def sleep_config_from_args(args: argparse.Namespace) -> SleepConfig:
+    """The sleep service's start configuration, validated as ``PUT .../sleep/config`` would be."""
+    from balupi.sim.nas.sleep import SleepConfig, SleepConfigUpdate
+
+    update = SleepConfigUpdate(
+        auto_idle_enabled=args.auto_idle,
+        idle_timeout_minutes=args.idle_timeout_minutes,
+        idle_http_threshold=args.idle_http_threshold,
+        auto_escalation_enabled=args.auto_escalation,
+        escalation_after_minutes=args.escalation_after_minutes,
+    )
+    return update.applied_to(SleepConfig())
 
 
 def config_from_args(args: argparse.Namespace, storage: Path) -> NasEmulatorConfig:
@@ -93,6 +140,8 @@ def config_from_args(args: argparse.Namespace, storage: Path) -> NasEmulatorConf
         access_token_minutes=args.access_token_minutes,
         notify_url=args.notify_url,
         handshake_secret=args.handshake_secret,
+        sleep=sleep_config_from_args(args),
+        sleep_time_scale=args.sleep_time_scale,
     )
 
 
@@ -146,4 +195,17 @@ def _print_banner(nas: NasEmulator, storage: Path) -> None:
     )
     users = ", ".join(f"{u.username}/{u.password} ({u.role})" for u in nas.config.users)
     print(f"  users: {users}; storage: {storage}", flush=True)
+    sleep = nas.nas.sleep.config
+    if sleep.auto_idle_enabled:
+        escalation = (
+            f", suspend after {sleep.escalation_after_minutes} min"
+            if sleep.auto_escalation_enabled
+            else ""
+        )
+        print(
+            f"  sleep service: soft sleep after {sleep.idle_timeout_minutes} idle min "
+            f"(<= {sleep.idle_http_threshold:g} req/min){escalation}; "
+            f"time x{nas.config.sleep_time_scale:g}",
+            flush=True,
+        )
     print("  SIGUSR1 suspends, SIGUSR2 wakes, Ctrl-C stops.", flush=True)

@@ -1,8 +1,8 @@
 """Emulated BaluHost routes that tell a client whether and how the NAS is there.
 
 Health (nas-api.md §1), the system info the apps' dashboards poll, sync preflight and desktop
-registration (§4.1) and a minimal sleep status. While the emulator is up it is, by definition,
-awake: asleep or off, its socket is closed and none of these answer.
+registration (§4.1). The sleep service's own routes are in ``sleep_api.py``; suspended or off, the
+socket is closed and none of these answer.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from balupi.sim.nas.deps import CurrentUser, State
+from balupi.sim.nas.sleep import EMULATED_CPU_PERCENT, SleepState
 from balupi.sim.nas.state import DesktopDevice
-from balupi.sim.nas.timestamps import iso_z
 
 NAS_VERSION = "1.38.0"
 API_VERSION = "1"
@@ -64,7 +64,7 @@ def system_info(user: CurrentUser, state: State) -> dict[str, Any]:
     memory_used = MEMORY_TOTAL_BYTES // 4
     uptime = state.uptime_seconds()
     return {
-        "cpu": {"usage": 4.0, "temperature_celsius": 41.0, **_CPU},
+        "cpu": {"usage": EMULATED_CPU_PERCENT, "temperature_celsius": 41.0, **_CPU},
         "memory": {
             "total": MEMORY_TOTAL_BYTES,
             "used": memory_used,
@@ -86,15 +86,17 @@ def system_info(user: CurrentUser, state: State) -> dict[str, Any]:
 
 
 @router.get("/sync/preflight")
-def sync_preflight(user: CurrentUser) -> dict[str, Any]:
-    """Always allowed and awake: the answer BaluHost gives when its sleep service is off."""
+def sync_preflight(user: CurrentUser, state: State) -> dict[str, Any]:
+    """Whitelisted (never wakes the NAS): sync is allowed only while the sleep service is awake."""
+    current = state.sleep.state
+    awake = current is SleepState.AWAKE
     return {
-        "sync_allowed": True,
-        "current_sleep_state": "awake",
+        "sync_allowed": awake,
+        "current_sleep_state": current.value,
         "sleep_schedule": None,
         "next_sleep_at": None,
         "next_wake_at": None,
-        "block_reason": None,
+        "block_reason": None if awake else "sleep_active",
     }
 
 
@@ -113,24 +115,4 @@ def register_desktop(body: DesktopRegistration, user: CurrentUser, state: State)
         "device_name": device.device_name,
         "status": "already_registered" if known else "registered",
         "change_token": None,
-    }
-
-
-@router.get("/system/sleep/status")
-def sleep_status(user: CurrentUser, state: State) -> dict[str, Any]:
-    """The sleep service's view while the machine answers at all: awake since it booted."""
-    return {
-        "current_state": "awake",
-        "state_since": iso_z(state.booted_at),
-        "idle_seconds": 0.0,
-        "idle_threshold_seconds": 900,
-        "activity_metrics": {"requests_per_minute": 0.0, "cpu_percent": 4.0},
-        "paused_services": [],
-        "spun_down_disks": [],
-        "auto_idle_enabled": False,
-        "schedule_enabled": False,
-        "escalation_enabled": False,
-        "core_uptime": {},
-        "always_awake": {"enabled": False, "until": None, "expires_in_seconds": None},
-        "presence": {"active_clients": 0},
     }

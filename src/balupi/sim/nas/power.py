@@ -11,6 +11,10 @@ is what a smart plug in front of a real NAS would measure.
      └──────shut_down───────── idle/busy      asleep ◄──┘  │
                                                   └─────────┘
 
+``soft_sleep`` is BaluHost's soft sleep: the machine runs and answers HTTP with its disks spun
+down. Like ``busy`` it is never stored but read off the sleep service (the ``dozing`` hook), and it
+wins over ``busy``: a status poll answered from RAM does not spin the disks up.
+
 ``off`` has a reason: after ``shut_down`` the board keeps standby power and Wake-on-LAN (or the
 power button, ``wake``) boots it; after ``cut_power`` only ``restore_power`` does, as with a BIOS
 set to "power on after AC loss".
@@ -33,6 +37,7 @@ class PowerState(StrEnum):
     BOOTING = "booting"
     IDLE = "idle"
     BUSY = "busy"  # a request in flight or served within the last ``busy_seconds``
+    SOFT_SLEEP = "soft_sleep"  # up, disks spun down, CPU held idle (BaluHost's soft sleep)
 
 
 class OffReason(StrEnum):
@@ -47,6 +52,7 @@ DRAW_WATTS: Mapping[PowerState, float] = MappingProxyType(
         PowerState.BOOTING: 60.0,
         PowerState.IDLE: 40.0,
         PowerState.BUSY: 85.0,
+        PowerState.SOFT_SLEEP: 20.0,
     }
 )
 
@@ -86,13 +92,15 @@ class PowerModel:
         activity: RequestActivity | None = None,
         busy_seconds: float = 3.0,
         start_asleep: bool = False,
+        dozing: Callable[[], bool] | None = None,
     ) -> None:
         self._clock = clock
         self._activity = activity
+        self._dozing = dozing
         self._busy_seconds = busy_seconds
         self._lock = threading.Lock()
         self._listeners: list[PowerListener] = []
-        # IDLE stands for "up"; BUSY is never stored, only derived in ``state``.
+        # IDLE stands for "up"; BUSY and SOFT_SLEEP are never stored, only derived in ``state``.
         self._phase = PowerState.ASLEEP if start_asleep else PowerState.IDLE
         self._since = clock()
         self._off_reason: OffReason | None = None
@@ -118,8 +126,11 @@ class PowerModel:
 
     def _reading_locked(self) -> PowerReading:
         state = self._phase
-        if state is PowerState.IDLE and self._is_busy():
-            state = PowerState.BUSY
+        if state is PowerState.IDLE:
+            if self._dozing is not None and self._dozing():
+                state = PowerState.SOFT_SLEEP
+            elif self._is_busy():
+                state = PowerState.BUSY
         return PowerReading(state, self._since, DRAW_WATTS[state], self._off_reason)
 
     def _is_busy(self) -> bool:

@@ -9,7 +9,10 @@ The ``PowerModel`` says which state the machine is in; this class makes each sta
 * a cold boot (from off) is a backend start, so it ends with a coming-online notice; resuming from
   sleep is not, and sends none, exactly like the real NAS (nas-api.md §5.1);
 * ``shutdown`` (and leaving the ``async with``) is a graceful backend stop: going-offline notice
-  first, then the socket closes.
+  first, then the socket closes;
+* BaluHost's sleep service (``sleep.py``) runs while the API is up: a background ticker drives its
+  timers (``sleep_tick_seconds``; None leaves that to the caller's ``sleep_tick()``), and when it
+  decides on a true suspend the machine suspends exactly as ``sleep()`` does, without a notice.
 
     async with NasEmulator(NasEmulatorConfig(storage=tmp)) as nas:
         nas.api_url, nas.control_url, nas.wol_port
@@ -23,7 +26,7 @@ import contextlib
 import enum
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -35,6 +38,7 @@ from balupi.sim.nas.app import NAS_VERSION, create_nas_app
 from balupi.sim.nas.control import create_control_app
 from balupi.sim.nas.notices import LifecycleNotifier, build_snapshot
 from balupi.sim.nas.power import PowerModel, PowerState, PowerTransitionError
+from balupi.sim.nas.sleep import SleepConfig, SleepService
 from balupi.sim.nas.state import NasState
 from balupi.sim.nas.timestamps import iso_z
 from balupi.sim.nas.users import DEFAULT_JWT_SECRET, DEFAULT_MAC, DEFAULT_USERS, UserSpec
@@ -42,7 +46,7 @@ from balupi.sim.nas.wol import MagicPacketListener, listen_for_magic_packets, no
 
 log = logging.getLogger(__name__)
 
-_UP = (PowerState.IDLE, PowerState.BUSY)
+_UP = (PowerState.IDLE, PowerState.BUSY, PowerState.SOFT_SLEEP)
 
 
 @dataclass(frozen=True)
@@ -67,11 +71,18 @@ class NasEmulatorConfig:
     notify_url: str | None = None
     handshake_secret: str | None = None
     hostname: str = "baluhost"
+    sleep: SleepConfig = field(default_factory=SleepConfig)  # the sleep service's start config
+    sleep_time_scale: float = 1.0  # emulated sleep-service seconds per real second
+    sleep_tick_seconds: float | None = 1.0  # how often its timers run; None: only on sleep_tick()
 
     def __post_init__(self) -> None:
         normalize_mac(self.mac)  # fail early on a bad MAC
         if self.boot_seconds < 0:
             raise ValueError("boot_seconds must not be negative")
+        if self.sleep_time_scale <= 0:
+            raise ValueError("sleep_time_scale must be positive")
+        if self.sleep_tick_seconds is not None and self.sleep_tick_seconds <= 0:
+            raise ValueError("sleep_tick_seconds must be positive")
         if (self.notify_url is None) != (self.handshake_secret is None):
             raise ValueError("notify_url and handshake_secret go together")
 
@@ -100,11 +111,20 @@ class NasEmulator:
             login_rate_limit=config.login_rate_limit,
             refresh_rate_limit=config.refresh_rate_limit,
         )
+        self.nas.sleep = SleepService(
+            self.nas.clock,
+            config=config.sleep.model_copy(),
+            time_scale=config.sleep_time_scale,
+            active_uploads=lambda: len(self.nas.chunked_uploads),
+        )
+        self.nas.sleep.on_suspend = self._suspend_for_sleep_service
+        self._suspend_task: asyncio.Task[None] | None = None
         self.power = PowerModel(
             clock=self.nas.clock,
             activity=self.nas,
             busy_seconds=config.busy_seconds,
             start_asleep=config.start_asleep,
+            dozing=lambda: self.nas.sleep.dozing,
         )
         self._api = AsgiServer(create_nas_app(self.nas), config.host, config.port)
         self._control = AsgiServer(create_control_app(self), config.host, config.control_port)
@@ -163,6 +183,7 @@ class NasEmulator:
             "boot_seconds": self.config.boot_seconds,
             "requests_served": self.nas.requests_served,
             "requests_in_flight": self.nas.requests_in_flight,
+            "sleep_state": self.nas.sleep.state.value,
             "wol_datagrams": listener.datagrams if listener else 0,
             "wol_wakeups": listener.wakeups if listener else 0,
         }
@@ -205,6 +226,8 @@ class NasEmulator:
             await self._api.start()
             self.nas.mark_booted()
             self._spawn(self._announce_online())
+        if self.config.sleep_tick_seconds is not None:
+            self._spawn(self._sleep_ticker(self.config.sleep_tick_seconds))
 
     async def close(self) -> None:
         """A graceful stop of the machine (notice if it is up), then release every socket."""
@@ -312,6 +335,9 @@ class NasEmulator:
             cold = self.power.cold_boot
             if cold:
                 self.nas.mark_booted()
+                self.nas.sleep.restarted()
+            else:
+                self.nas.sleep.resumed()
             self.power.boot_complete()
         if cold:
             await self._announce_online()
@@ -322,6 +348,34 @@ class NasEmulator:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    # -- the sleep service ----------------------------------------------------------------------
+    async def sleep_tick(self) -> None:
+        """Run the sleep service's due timers now (while the API is up) and wait for a suspend it
+        decided on, or one a ``POST /api/system/sleep/suspend`` asked for, to finish."""
+        if self._api.listening and self.power.state in _UP:
+            self.nas.sleep.tick()
+        task = self._suspend_task
+        if task is not None:
+            await asyncio.wait({task})
+
+    async def _sleep_ticker(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            if self._api.listening and self.power.state in _UP:
+                self.nas.sleep.tick()
+
+    def _suspend_for_sleep_service(self) -> None:
+        """The sleep service suspends the machine. In the background: the request that asked
+        for it must get its answer before the API closes."""
+        self._suspend_task = self._spawn(self._suspend_machine())
+
+    async def _suspend_machine(self) -> None:
+        try:
+            await self.sleep()
+        except PowerTransitionError as exc:
+            log.warning("sleep service could not suspend: %s", exc)
+            self.nas.sleep.suspend_failed()
 
     # -- notices ------------------------------------------------------------------------------
     async def _announce_online(self) -> None:

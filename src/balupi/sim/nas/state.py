@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from balupi.sim.nas.ratelimit import FixedWindowLimiter
+from balupi.sim.nas.sleep import SleepService
 
 if TYPE_CHECKING:
     from _hashlib import HASH
@@ -184,6 +185,8 @@ class NasState:
         self.requests_served = 0
         self.requests_in_flight = 0
         self.last_request_at: float | None = None
+        # BaluHost's sleep service; its defaults change nothing (auto-idle is off).
+        self.sleep = SleepService(clock, active_uploads=lambda: len(self.chunked_uploads))
         self._next_user_id = 1
         self._next_file_id = 1
         self._next_api_key_id = 1
