@@ -86,7 +86,7 @@ def test_an_empty_database_is_brought_to_head(database_url: str) -> None:
 
     upgrade_to_head(database_url)
 
-    assert current_revision(database_url) == head_revision() == "0005"
+    assert current_revision(database_url) == head_revision() == "0006"
     schema, _ = schema_and_rows(database_url)
     tables = {name for name, sql in schema if sql.startswith("CREATE TABLE")}
     assert tables == set(Base.metadata.tables) | {"alembic_version", "sqlite_sequence"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from balupi.db.models.base import Base, utc_now
@@ -86,3 +86,6 @@ class CachedFile(Base):
     verified_at: Mapped[datetime | None]
     hotness: Mapped[float] = mapped_column(default=0.0)
     pinned: Mapped[bool] = mapped_column(default=False)
+    # Who asked for the pin: a JSON list of user ids. A user may lift only their own claim; the
+    # pin holds while any claim remains. Pins from before owners were kept have none (admins).
+    pinned_by: Mapped[str | None] = mapped_column(Text)

@@ -122,7 +122,8 @@ class Conflict(Base):
 
     ``local_*`` describe the Pi's version, ``remote_*`` the NAS's. ``resolution`` names the
     policy applied (``server_wins``, ``keep_both``, ``overwrite``, ``skip``);
-    ``conflict_copy_path`` is where the local version went when both were kept.
+    ``conflict_copy_path`` is where the local version went when both were kept. ``owner_id`` is
+    the user whose change met the NAS's version: only they (and admins) may see or decide it.
     """
 
     __tablename__ = "conflicts"
@@ -144,3 +145,6 @@ class Conflict(Base):
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(String(32))
     conflict_copy_path: Mapped[str | None] = mapped_column(String(PATH_LENGTH))
+    # No foreign key: the record of a decision may outlive the user row; None (a conflict from
+    # before owners were kept) is visible to admins only.
+    owner_id: Mapped[str | None] = mapped_column(String(64), index=True)
