@@ -11,8 +11,9 @@ counts of that interval, never an entry.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Table, bindparam, delete, select, update
@@ -35,6 +36,8 @@ class Entry:
     last_access_at: datetime | None = None
     verified_at: datetime | None = None
     pinned: bool = False
+    # The users who asked for the pin (empty for a pin from before owners were kept).
+    pinned_by: frozenset[str] = field(default_factory=frozenset)
     # When the NAS last confirmed these bytes are current (memory only: after a restart every
     # entry is due for a check on its next access while the NAS is awake).
     validated_at: datetime | None = None
@@ -108,6 +111,7 @@ class Catalog:
                     last_access_at=row.last_access_at,
                     verified_at=row.verified_at,
                     pinned=row.pinned,
+                    pinned_by=_owners(row.pinned_by),
                 )
             )
         if broken:
@@ -125,6 +129,7 @@ class Catalog:
         old = self._entries.get(entry.path)
         if old is not None:
             entry.pinned = entry.pinned or old.pinned
+            entry.pinned_by = entry.pinned_by | old.pinned_by
             entry.hits += old.hits
         async with self._sessions.begin() as session:
             await session.merge(_row(entry))
@@ -169,15 +174,22 @@ class Catalog:
             self._entries[entry.path] = entry
         return moved
 
-    async def set_pinned(self, path: str, pinned: bool) -> Entry | None:
+    async def set_pinned(
+        self, path: str, pinned: bool, by: frozenset[str] = frozenset()
+    ) -> Entry | None:
+        """Pin ``path`` for the users ``by`` (their claims replace the old ones), or unpin it."""
         entry = self._entries.get(path)
         if entry is None:
             return None
+        owners = by if pinned else frozenset()
         async with self._sessions.begin() as session:
             await session.execute(
-                update(CachedFile).where(CachedFile.path == path).values(pinned=pinned)
+                update(CachedFile)
+                .where(CachedFile.path == path)
+                .values(pinned=pinned, pinned_by=_owners_text(owners))
             )
         entry.pinned = pinned
+        entry.pinned_by = owners
         return entry
 
     async def set_verified(self, sha256: str, when: datetime) -> None:
@@ -252,4 +264,18 @@ def _row(entry: Entry) -> CachedFile:
         verified_at=entry.verified_at,
         hotness=0.0,
         pinned=entry.pinned,
+        pinned_by=_owners_text(entry.pinned_by),
     )
+
+
+def _owners(text: str | None) -> frozenset[str]:
+    """``cached_files.pinned_by`` (a JSON list of user ids) as a set; unreadable is none."""
+    try:
+        ids = json.loads(text) if text else []
+    except ValueError:
+        return frozenset()
+    return frozenset(str(i) for i in ids) if isinstance(ids, list) else frozenset()
+
+
+def _owners_text(owners: frozenset[str]) -> str | None:
+    return json.dumps(sorted(owners)) if owners else None

@@ -339,7 +339,10 @@ class FileCache:
 
     # -- pins ----------------------------------------------------------------------------------
     async def pin(self, user: AuthenticatedUser, raw_path: str) -> Pin:
-        """Keep ``raw_path`` on the Pi: fetched now if needed, never evicted until unpinned."""
+        """Keep ``raw_path`` on the Pi: fetched now if needed, never evicted until unpinned.
+
+        Each user's pin is their own claim on the file: it stays pinned while any claim does.
+        """
         viewer = await self._viewers.viewer_for(user)
         path = viewer.require(raw_path)
         if self.catalog.get(path) is None:
@@ -353,14 +356,27 @@ class FileCache:
                 raise NotCacheable(
                     f"Pins may hold at most {self.tuning.pin_max_fraction:.0%} of the cache"
                 )
-            await self.catalog.set_pinned(path, True)
+        if not entry.pinned or user.id not in entry.pinned_by:
+            await self.catalog.set_pinned(path, True, entry.pinned_by | {user.id})
         return Pin(path, True, entry.size)
 
     async def unpin(self, user: AuthenticatedUser, raw_path: str) -> Pin:
+        """Lift the caller's claim on ``raw_path`` (an admin's lifts every claim).
+
+        Another user's pin is not the caller's to lift: 403 (the pin list shows it anyway).
+        """
         viewer = await self._viewers.viewer_for(user)
         path = viewer.require(raw_path)
-        entry = await self.catalog.set_pinned(path, False)
-        return Pin(path, False, entry.size if entry else 0)
+        entry = self.catalog.get(path)
+        if entry is None or not entry.pinned:
+            return Pin(path, False, entry.size if entry else 0)
+        if not user.is_admin and user.id not in entry.pinned_by:
+            raise AccessDenied(
+                "This file was pinned by another user: only they or an admin can unpin it"
+            )
+        remaining = frozenset() if user.is_admin else entry.pinned_by - {user.id}
+        await self.catalog.set_pinned(path, bool(remaining), remaining)
+        return Pin(path, entry.pinned, entry.size)
 
     async def pins(self, user: AuthenticatedUser) -> list[Pin]:
         viewer = await self._viewers.viewer_for(user)
