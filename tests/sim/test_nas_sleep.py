@@ -108,6 +108,16 @@ async def running(
         yield Harness(nas, clock, http)
 
 
+async def plug_reads(h: Harness) -> float:
+    """What the plug emulator in front of this NAS measures now (its ``nas:URL`` source)."""
+    plug = NasPower(h.nas.control_url)
+    try:
+        await plug.refresh()
+        return plug.watts(h.clock.now())
+    finally:
+        await plug.aclose()
+
+
 async def until(check: Callable[[], Awaitable[bool]]) -> None:
     """Wait for something outside the clock's reach (a UDP datagram, a boot) to happen."""
     async with asyncio.timeout(DEADLINE):
@@ -201,6 +211,7 @@ async def test_idle_for_the_timeout_enters_soft_sleep_and_lowers_the_draw(tmp_pa
         assert status["spun_down_disks"]
         assert status["auto_idle_enabled"] is True
         assert (h.nas.power.state, h.nas.power_w) == (PowerState.SOFT_SLEEP, 20.0)
+        assert await plug_reads(h) == 20.0
         control = (await h.http.get(h.nas.control_url + "/state")).json()
         assert (control["state"], control["sleep_state"]) == ("soft_sleep", "soft_sleep")
         [entry] = await h.history()
@@ -257,6 +268,23 @@ async def test_time_scale_compresses_every_timer(tmp_path: Path) -> None:
         [entry] = await h.history()
         moment = datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00"))
         assert before < moment <= h.clock.now()  # shown on the real clock
+
+
+async def test_the_background_ticker_drives_the_timers_on_the_real_clock(tmp_path: Path) -> None:
+    """Without a manual clock: a minute's idle timeout at 600x passes in a tenth of a second."""
+    config = NasEmulatorConfig(
+        storage=tmp_path / "storage",
+        sleep=AUTO_IDLE,
+        sleep_time_scale=600.0,
+        sleep_tick_seconds=0.02,
+    )
+    async with NasEmulator(config) as nas:
+
+        async def asleep() -> bool:
+            return nas.power.state is PowerState.SOFT_SLEEP
+
+        await until(asleep)
+        assert nas.status()["sleep_state"] == "soft_sleep"
 
 
 # -- soft sleep ---------------------------------------------------------------------------------
@@ -390,12 +418,7 @@ async def test_escalation_suspends_without_a_notice_and_wol_wakes_it(tmp_path: P
         await h.advance(1)
         assert await refused(h)
         assert (h.nas.state, h.nas.power_w) == (PowerState.ASLEEP, 3.0)
-        plug = NasPower(h.nas.control_url)
-        try:
-            await plug.refresh()
-            assert plug.watts(h.clock.now()) == 3.0  # the plug reads standby
-        finally:
-            await plug.aclose()
+        assert await plug_reads(h) == 3.0  # standby
 
         send_magic_packet(DEFAULT_MAC, "127.0.0.1", h.nas.wol_port or 0)
 
