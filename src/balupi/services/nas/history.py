@@ -7,7 +7,7 @@ not begin by polling (and waking) it. The transitions let the dashboard report u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -115,12 +115,20 @@ class LinkHistory:
 
 
 def time_by_state(
-    records: list[TransitionRecord], start: datetime, end: datetime
+    records: list[TransitionRecord],
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
 ) -> dict[str, timedelta]:
     """Seconds spent awake and asleep between ``start`` and ``end``, from the transitions.
 
     Time before the first known transition, and in ``unknown`` or ``waking``, counts as neither.
+    Nothing after ``now`` (default: the wall clock, or the last transition if that is later)
+    counts: a window reaching into the future must not credit the current state with time
+    that has not passed.
     """
+    latest = records[-1].at if records else start
+    end = min(end, max(now or datetime.now(UTC), latest))
     totals = {"awake": timedelta(), "asleep": timedelta()}
     for index, record in enumerate(records):
         begin = max(record.at, start)
