@@ -27,7 +27,7 @@ EXIT_FAILED = 1
 def _serve(args: argparse.Namespace) -> int:
     from balupi.app import create_app
     from balupi.logs import configure_logging
-    from balupi.server import uvicorn_config
+    from balupi.server import ConnectionLimits, uvicorn_config
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(**overrides)
@@ -40,6 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         proxy_headers=True,
         timeout_graceful_shutdown=10,
+        limits=ConnectionLimits.from_settings(settings),
     )
     _notifying_server(config).run()
     return 0
