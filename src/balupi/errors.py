@@ -20,6 +20,7 @@ BaluPiError
 │   ├── PlugAuthFailed   the plug refused the Tapo credentials (502)
 │   ├── PlugUnavailable  the plug does not answer (502)
 │   ├── PlugNotFound     no plug with that id (404)
+│   ├── PlugAddressInvalid  a host no plug can have: not an IPv4 address or host name (422)
 │   └── PlugRefused      BaluPi will not do it: cutting the NAS plug while the NAS is awake,
 │                        a second NAS plug (409)
 └── CacheError
@@ -113,6 +114,12 @@ class PlugNotFound(PlugError):
 
     def __init__(self, device_id: int) -> None:
         super().__init__(f"no plug with id {device_id}")
+
+
+class PlugAddressInvalid(PlugError):
+    """A plug host that is neither an IPv4 address nor a host name; nothing is connected to."""
+
+    status_code = 422
 
 
 class PlugRefused(PlugError):

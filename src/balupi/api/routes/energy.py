@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from pydantic_core import to_json
 
 from balupi.api.deps import AdminUser, CurrentUser, ServicesDep
+from balupi.api.params import RowId
 from balupi.clock import utc_iso
 from balupi.services.energy import (
     EnergyError,
@@ -253,7 +254,7 @@ async def get_history(
     energy: EnergyDep,
     user: CurrentUser,
     range_: Annotated[HistoryRange, Query(alias="range")] = HistoryRange.DAY,
-    device: int | None = None,
+    device: RowId | None = None,
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
 ) -> Response:
@@ -277,7 +278,7 @@ async def get_costs(
     user: CurrentUser,
     period: Period = Period.MONTH,
     day: Annotated[date | None, Query(alias="date")] = None,
-    device: int | None = None,
+    device: RowId | None = None,
 ) -> CostsPublic:
     """Energy and cost per plug and in total for the local period holding ``date``."""
     with _refusals():
@@ -290,7 +291,7 @@ async def get_summary(
     energy: EnergyDep,
     user: CurrentUser,
     days: Annotated[int, Query(ge=1, le=365)] = 30,
-    device: int | None = None,
+    device: RowId | None = None,
 ) -> SummaryPublic:
     """Average, peak, energy and cost per plug and in total (sums), the month projected."""
     with _refusals():
@@ -316,14 +317,14 @@ async def create_tariff(energy: EnergyDep, admin: AdminUser, body: TariffIn) -> 
 
 @router.put("/tariffs/{tariff_id}")
 async def replace_tariff(
-    energy: EnergyDep, admin: AdminUser, tariff_id: int, body: TariffIn
+    energy: EnergyDep, admin: AdminUser, tariff_id: RowId, body: TariffIn
 ) -> TariffPublic:
     with _refusals():
         return TariffPublic.of(await energy.tariffs.replace(tariff_id, body.draft()))
 
 
 @router.delete("/tariffs/{tariff_id}")
-async def delete_tariff(energy: EnergyDep, admin: AdminUser, tariff_id: int) -> TariffPublic:
+async def delete_tariff(energy: EnergyDep, admin: AdminUser, tariff_id: RowId) -> TariffPublic:
     """Removes the tariff and answers it (200, never 204)."""
     with _refusals():
         return TariffPublic.of(await energy.tariffs.delete(tariff_id))

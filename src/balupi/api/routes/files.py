@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, model_validator
 
 from balupi.api.deps import CurrentUser, ServicesDep
+from balupi.api.params import RowId
 from balupi.clock import utc_iso
 from balupi.services.auth import ForwardedAnswer
 from balupi.services.container import Services
@@ -48,7 +49,7 @@ class RenameBody(BaseModel):
 
     old_path: str | None = None
     path: str | None = None
-    file_id: int | None = None
+    file_id: RowId | None = None
     new_name: str
 
     @model_validator(mode="after")
@@ -63,7 +64,7 @@ class MoveBody(BaseModel):
     ``{file_id, new_path}``."""
 
     source_path: str | None = None
-    file_id: int | None = None
+    file_id: RowId | None = None
     target_path: str | None = None
     destination_path: str | None = None
     new_path: str | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from balupi.api.deps import AdminUser, CurrentUser, TapoDep
+from balupi.api.params import RowId
 from balupi.api.tapo_schemas import (
     AddPlugIn,
     DiscoveredOut,
@@ -36,7 +37,7 @@ async def add_plug(
     body: AddPlugIn, tapo: TapoDep, user: AdminUser, response: Response
 ) -> PlugAddedOut:
     """Connect to the plug at ``host`` (``port`` for emulators); a known MAC updates its plug."""
-    view, created = await tapo.add(PlugAddress(body.host, body.port))
+    view, created = await tapo.add(PlugAddress.checked(body.host, body.port))
     if not created:
         response.status_code = status.HTTP_200_OK
     return PlugAddedOut(**PlugOut.of(view).model_dump(), created=created)
@@ -52,26 +53,26 @@ async def discover_plugs(
 
 
 @router.get("/devices/{device_id}")
-async def get_plug(device_id: int, tapo: TapoDep, user: CurrentUser) -> PlugOut:
+async def get_plug(device_id: RowId, tapo: TapoDep, user: CurrentUser) -> PlugOut:
     return PlugOut.of(await tapo.device(device_id))
 
 
 @router.put("/devices/{device_id}")
 async def update_plug(
-    device_id: int, body: UpdatePlugIn, tapo: TapoDep, user: AdminUser
+    device_id: RowId, body: UpdatePlugIn, tapo: TapoDep, user: AdminUser
 ) -> PlugOut:
     return PlugOut.of(await tapo.change(device_id, body.to_changes()))
 
 
 @router.delete("/devices/{device_id}")
-async def delete_plug(device_id: int, tapo: TapoDep, user: AdminUser) -> dict[str, int]:
+async def delete_plug(device_id: RowId, tapo: TapoDep, user: AdminUser) -> dict[str, int]:
     await tapo.remove(device_id)
     return {"deleted": device_id}
 
 
 @router.post("/devices/{device_id}/toggle")
 async def toggle_plug(
-    device_id: int,
+    device_id: RowId,
     tapo: TapoDep,
     user: AdminUser,
     force: bool = False,

@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import math
+import re
+import socket
 from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +37,7 @@ from kasa import (
 )
 from kasa.deviceconfig import DeviceConnectionParameters, DeviceEncryptionType, DeviceFamily
 
-from balupi.errors import PlugAuthFailed, PlugError, PlugUnavailable
+from balupi.errors import PlugAddressInvalid, PlugAuthFailed, PlugError, PlugUnavailable
 from balupi.logs import get_logger
 from balupi.services.nas.magic_packet import normalize_mac
 
@@ -58,6 +61,44 @@ class PlugAddress:
 
     def __str__(self) -> str:
         return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    @classmethod
+    def checked(cls, host: str, port: int | None = None) -> PlugAddress:
+        """The address an admin entered, if a plug can have it; else ``PlugAddressInvalid``.
+
+        python-kasa writes the host into a URL unescaped, so anything but an IPv4 address or
+        a host name (a ``\\``, a ``[``, a ``:port``, bad IDNA, IPv6) would fail in there with
+        a ``ValueError`` or ``UnicodeError`` instead of a plain refusal.
+        """
+        if not (_is_ipv4(host) or _is_host_name(host)):
+            raise PlugAddressInvalid(
+                "Not a plug address: give the plug's IPv4 address or host name "
+                "(and its port, if any, as port)."
+            )
+        return cls(host, port)
+
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(host), ipaddress.IPv4Address)
+    except ValueError:
+        return False
+
+
+def _is_host_name(host: str) -> bool:
+    """A DNS name (IDNA allowed): labels of letters, digits, ``-`` and ``_``, at most 253 bytes."""
+    try:
+        name = host.encode("idna").decode("ascii")
+        for label in name.split("."):
+            if label.lower().startswith("xn--"):
+                label.encode("ascii").decode("idna")  # punycode that decodes to nothing valid
+    except UnicodeError:
+        return False
+    labels = name.removesuffix(".").split(".")
+    return len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
 
 
 @dataclass(frozen=True)
@@ -108,7 +149,24 @@ def kasa_errors(address: PlugAddress) -> Iterator[None]:
     except AuthenticationError as exc:
         raise PlugAuthFailed(f"the plug at {address} refused the Tapo credentials") from exc
     except (KasaException, OSError) as exc:  # kasa's TimeoutError is a KasaException
-        raise PlugUnavailable(f"the plug at {address} did not answer ({exc})") from exc
+        raise PlugUnavailable(_unreachable(address, exc)) from exc
+
+
+def _unreachable(address: PlugAddress, exc: BaseException) -> str:
+    """A plain sentence for the admin: the exception's own text (a repr of aiohttp's error, an
+    HTTP status) stays in the chained cause, for the logs."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return (
+                f"No device called {address.host} was found on the network. "
+                "Check the plug's address."
+            )
+        cause = cause.__cause__ or cause.__context__
+    return (
+        f"The plug at {address} did not answer. Check that it is plugged in, "
+        "on the same network, and that the address is right."
+    )
 
 
 async def within(timeout_s: float, address: PlugAddress, work: Awaitable[_T]) -> _T:
@@ -264,7 +322,9 @@ class PlugConnector:
                 timeout=self._request_timeout,
             )
         except (KasaException, OSError) as exc:
-            raise PlugUnavailable(f"discovery on {target} failed ({exc})") from exc
+            raise PlugUnavailable(
+                f"Looking for plugs on {target} failed. Check the network and try again."
+            ) from exc
         results: list[Discovered] = []
         for host, device in found.items():
             address = PlugAddress(host)
