@@ -5,22 +5,27 @@
 - ``register-desktop`` and ``report-folders`` go to the NAS while it is awake and are answered
   by the Pi while it sleeps (the NAS learns of a folder at the next report, every 30 s).
 - BaluApp's folder configs are served from the Pi's copy while the NAS sleeps; an update is
-  applied at once and forwarded later (``MobileFolders``).
+  applied at once and forwarded later (``MobileFolders``). A user sees and changes only the
+  copies of devices the NAS showed them (admins: all).
+- Conflicts belong to the user whose change met the NAS's version: others get 404 (admins: all).
+- A body the Pi reads itself (rather than forwards) is validated as FastAPI would: 422.
 - ``GET /api/sync/preflight`` says "go": the Pi takes uploads whatever the NAS is doing.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, TypeVar
 
+import httpx
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from balupi.api.deps import AdminUser, CurrentUser, ServicesDep
 from balupi.api.routes.passthrough import NasStreamResponse, forward_request, get_passthrough
 from balupi.db.models import NasState
+from balupi.services.auth import AuthenticatedUser
 from balupi.services.uploads.conflicts import (
     ConflictNotFound,
     ConflictPolicy,
@@ -32,6 +37,54 @@ from balupi.services.uploads.conflicts import (
 from balupi.services.uploads.sync_status import sync_status
 
 router = APIRouter(tags=["sync"])
+T = TypeVar("T")
+
+
+class DesktopRegistration(BaseModel):
+    device_id: str
+    device_name: str | None = None
+
+
+class ReportedFolder(BaseModel):
+    remote_path: str
+    sync_direction: str = "bidirectional"
+
+
+class FolderReport(BaseModel):
+    device_id: str
+    device_name: str | None = None
+    platform: str | None = None
+    folders: list[ReportedFolder] = []
+
+
+_REGISTRATION = TypeAdapter(DesktopRegistration)
+_REPORT = TypeAdapter(FolderReport)
+_FOLDER_CHANGES = TypeAdapter(dict[str, Any])
+
+
+async def _parse(request: Request, adapter: TypeAdapter[T]) -> T:
+    """The JSON body as ``adapter`` reads it, or 422. Read here, not declared as a parameter, so
+    that while the NAS is awake the body is forwarded untouched; pydantic's parser also refuses
+    nesting too deep to recurse into, where ``json.loads`` would raise ``RecursionError``."""
+    try:
+        return adapter.validate_json(await request.body())
+    except ValidationError as exc:
+        raise HTTPException(
+            status_code=422, detail="The request body is not the JSON this call expects"
+        ) from exc
+
+
+def _scope(user: AuthenticatedUser) -> str | None:
+    """Whose data ``user`` may see: their own (their id), or everyone's (None) for an admin."""
+    return None if user.is_admin else user.id
+
+
+def _json_array(response: httpx.Response) -> list[Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, list) else None
 
 
 def _nas_awake(services: ServicesDep) -> bool:
@@ -64,11 +117,11 @@ async def changes(user: CurrentUser) -> dict[str, Any]:
 async def register_desktop(request: Request, user: CurrentUser, services: ServicesDep) -> Response:
     if _nas_awake(services):
         return await _forward(request, services)
-    body = await request.json()
+    body = await _parse(request, _REGISTRATION)
     return JSONResponse(
         {
-            "device_id": body.get("device_id"),
-            "device_name": body.get("device_name"),
+            "device_id": body.device_id,
+            "device_name": body.device_name,
             "status": "registered",
             "change_token": None,
         }
@@ -79,8 +132,8 @@ async def register_desktop(request: Request, user: CurrentUser, services: Servic
 async def report_folders(request: Request, user: CurrentUser, services: ServicesDep) -> Response:
     if _nas_awake(services):
         return await _forward(request, services)
-    body = await request.json()
-    return JSONResponse({"accepted": len(body.get("folders") or []), "deactivated": 0})
+    body = await _parse(request, _REPORT)
+    return JSONResponse({"accepted": len(body.folders), "deactivated": 0})
 
 
 @router.get("/api/mobile/sync/folders/{device_id}")
@@ -92,10 +145,12 @@ async def mobile_folders(device_id: str, user: CurrentUser, services: ServicesDe
             f"/api/mobile/sync/folders/{device_id}",
             headers={"Authorization": f"Bearer {user.token}"},
         )
-        if response.status_code == 200 and isinstance(response.json(), list):
-            await folders.remember(device_id, response.json())
+        if response.status_code == 200:
+            await folders.remember(device_id, _json_array(response), owner=_scope(user))
+        elif response.status_code in (403, 404):  # a NAS that scopes devices said "not yours"
+            await folders.refused(device_id, user.id)
         return Response(response.content, response.status_code, media_type="application/json")
-    return JSONResponse(await folders.folders(device_id))
+    return JSONResponse(await folders.folders(device_id, _scope(user)))
 
 
 @router.put("/api/mobile/sync/folders/{folder_id}")
@@ -104,8 +159,10 @@ async def update_mobile_folder(
 ) -> Response:
     if _nas_awake(services):
         return await _forward(request, services)
-    changes = await request.json()
-    folder = await services.uploads.mobile_folders.update_offline(user.id, folder_id, changes)
+    changes = await _parse(request, _FOLDER_CHANGES)
+    folder = await services.uploads.mobile_folders.update_offline(
+        user.id, folder_id, changes, scope=_scope(user)
+    )
     if folder is None:
         raise HTTPException(status_code=404, detail="Folder not found")
     await services.uploads.accepted(user.id, user.token)
@@ -121,7 +178,7 @@ async def files_sync_status(user: CurrentUser, services: ServicesDep) -> dict[st
 async def conflicts(
     user: CurrentUser, services: ServicesDep, open_only: bool = False
 ) -> dict[str, Any]:
-    rows = await list_conflicts(services.sessions, open_only=open_only)
+    rows = await list_conflicts(services.sessions, owner_id=_scope(user), open_only=open_only)
     return {"conflicts": [conflict_public(row) for row in rows]}
 
 
@@ -135,7 +192,11 @@ async def resolve(
 ) -> dict[str, Any]:
     try:
         conflict, released = await resolve_conflict(
-            services.sessions, services.clock, conflict_id, body.resolution
+            services.sessions,
+            services.clock,
+            conflict_id,
+            body.resolution,
+            owner_id=_scope(user),
         )
     except ConflictNotFound as exc:
         raise HTTPException(status_code=404, detail="Open conflict not found") from exc

@@ -145,6 +145,7 @@ class Conflicts:
                     resolved_at=now if status is ConflictStatus.RESOLVED else None,
                     resolution=policy.value,
                     conflict_copy_path=copy_path,
+                    owner_id=entry.owner_id,
                 )
             )
 
@@ -156,7 +157,12 @@ class Resolution(enum.StrEnum):
 
 
 class ConflictNotFound(Exception):
-    pass
+    """No open conflict by that id that the caller may decide: another user's is "not found" too,
+    so its existence is not revealed."""
+
+
+# SQLite's INTEGER range: an id outside it names no row (and would overflow the driver).
+_SQLITE_IDS = range(-(2**63), 2**63)
 
 
 def conflict_public(conflict: Conflict) -> dict[str, object]:
@@ -180,11 +186,17 @@ def conflict_public(conflict: Conflict) -> dict[str, object]:
 
 
 async def list_conflicts(
-    sessions: async_sessionmaker[AsyncSession], *, open_only: bool = False
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    owner_id: str | None,
+    open_only: bool = False,
 ) -> list[Conflict]:
+    """The latest conflicts: ``owner_id``'s own, or everyone's when it is None (an admin)."""
     query = select(Conflict).order_by(Conflict.id.desc()).limit(500)
     if open_only:
         query = query.where(Conflict.status == ConflictStatus.OPEN)
+    if owner_id is not None:
+        query = query.where(Conflict.owner_id == owner_id)
     async with sessions() as session:
         return list((await session.scalars(query)).all())
 
@@ -194,14 +206,23 @@ async def resolve_conflict(
     clock: Clock,
     conflict_id: int,
     resolution: Resolution,
+    *,
+    owner_id: str | None,
 ) -> tuple[Conflict, Path | None]:
-    """Decide an open conflict; the queue entry it holds back goes on, or is withdrawn (then the
-    Pi's copy it no longer needs is returned, to be released)."""
+    """Decide an open conflict of ``owner_id``'s (any, when None: an admin); the queue entry it
+    holds back goes on, or is withdrawn (then the Pi's copy it no longer needs is returned, to
+    be released)."""
+    if conflict_id not in _SQLITE_IDS:
+        raise ConflictNotFound(conflict_id)
     released: Path | None = None
     now = clock.now()
     async with sessions.begin() as session:
         conflict = await session.get(Conflict, conflict_id)
-        if conflict is None or conflict.status is not ConflictStatus.OPEN:
+        if (
+            conflict is None
+            or conflict.status is not ConflictStatus.OPEN
+            or (owner_id is not None and conflict.owner_id != owner_id)
+        ):
             raise ConflictNotFound(conflict_id)
         entry = (
             await session.get(UploadQueueEntry, conflict.queue_id) if conflict.queue_id else None

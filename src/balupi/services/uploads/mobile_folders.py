@@ -6,6 +6,15 @@ which moves ``last_sync`` forward (clients.md §1.5, §6.1 Tier 2). While the NA
 to it and the Pi keeps a copy; while it sleeps the Pi answers from the copy, applies the update
 itself (``last_sync`` = now) and forwards it once the NAS is back, as the user who made it.
 The copy lives in one JSON file, replaced atomically.
+
+A device belongs to one user on the NAS (BaluHost's ``MobileDevice.user_id``), who alone should
+see its configs; BaluHost's own security review names the missing check on these routes (a 404
+for another user's device is its fix). While the NAS sleeps the Pi enforces it: a device's owner
+is the first user (not an admin) whose request for it the NAS answered, normally the phone
+itself, whose device id is a random UUID no one else knows first; a NAS that later refuses that
+user (403/404) takes the device from them. Another user's device looks unknown: ``[]`` for its
+configs, 404 for an update. A copy kept before owners were recorded is an admin's until its
+owner fetches it again. While the NAS is awake, it decides.
 """
 
 from __future__ import annotations
@@ -24,6 +33,8 @@ from balupi.services.uploads.jsonfile import read_json, write_json
 log = get_logger(__name__)
 
 Folder = dict[str, Any]
+# Set by the NAS, never by an update: a folder cannot be moved onto another user's device.
+SERVER_FIELDS = frozenset({"id", "device_id", "last_sync", "created_at"})
 
 
 class MobileFolders:
@@ -35,29 +46,57 @@ class MobileFolders:
     async def _load(self) -> dict[str, Any]:
         data: dict[str, Any] = await read_json(self._path, {})
         data.setdefault("devices", {})
+        data.setdefault("owners", {})
         data.setdefault("pending", [])
         return data
 
     async def _save(self, data: dict[str, Any]) -> None:
         await write_json(self._path, data)
 
-    async def remember(self, device_id: str, folders: list[Folder]) -> None:
-        """The NAS's answer for ``device_id``, kept as the copy."""
+    async def remember(
+        self, device_id: str, folders: list[Folder] | None, *, owner: str | None
+    ) -> None:
+        """The NAS's answer for ``device_id`` to ``owner`` (None: an admin, who owns nothing by
+        asking), kept as the copy; the first such user becomes the device's owner."""
+        if folders is None:
+            return
         async with self._lock:
             data = await self._load()
             data["devices"][device_id] = folders
+            if owner is not None:
+                data["owners"].setdefault(device_id, owner)
             await self._save(data)
 
-    async def folders(self, device_id: str) -> list[Folder]:
+    async def refused(self, device_id: str, user_id: str) -> None:
+        """The NAS refused ``user_id`` this device: it is not theirs, whatever the Pi thought."""
+        async with self._lock:
+            data = await self._load()
+            if data["owners"].get(device_id) == user_id:
+                del data["owners"][device_id]
+                await self._save(data)
+
+    async def folders(self, device_id: str, scope: str | None) -> list[Folder]:
+        """The copy for ``device_id`` as ``scope`` (a user id; None: an admin) may see it: a
+        device that is not theirs looks like one the Pi does not know, an empty list."""
         data = await self._load()
+        if not self._visible(data, device_id, scope):
+            return []
         folders: list[Folder] = data["devices"].get(device_id, [])
         return folders
 
-    async def update_offline(self, user_id: str, folder_id: str, changes: Folder) -> Folder | None:
-        """Apply a PUT while the NAS sleeps: the copy changes now, the NAS hears of it later."""
+    async def update_offline(
+        self, user_id: str, folder_id: str, changes: Folder, *, scope: str | None
+    ) -> Folder | None:
+        """Apply a PUT while the NAS sleeps: the copy changes now, the NAS hears of it later.
+
+        Only a folder of a device ``scope`` may see is found (None: any, for an admin).
+        """
+        changes = {k: v for k, v in changes.items() if k not in SERVER_FIELDS}
         async with self._lock:
             data = await self._load()
-            for folders in data["devices"].values():
+            for device_id, folders in data["devices"].items():
+                if not self._visible(data, device_id, scope):
+                    continue
                 for folder in folders:
                     if str(folder.get("id")) == folder_id:
                         folder.update(changes)
@@ -68,6 +107,10 @@ class MobileFolders:
                         await self._save(data)
                         return dict(folder)
         return None
+
+    @staticmethod
+    def _visible(data: dict[str, Any], device_id: str, scope: str | None) -> bool:
+        return scope is None or data["owners"].get(device_id) == scope
 
     async def pending(self) -> list[dict[str, Any]]:
         data = await self._load()
