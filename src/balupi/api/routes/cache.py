@@ -3,7 +3,8 @@
 GET    /api/cache/stats             what the cache holds and has done
 GET    /api/cache/pins              pinned paths the caller may see
 PUT    /api/cache/pins?path=…       keep a file on the Pi (fetched now if needed)
-DELETE /api/cache/pins?path=…       let it be evicted again
+DELETE /api/cache/pins?path=…       lift the caller's pin (an admin's: every pin on the file);
+                                    403 for a pin only other users hold
 POST   /api/cache/verify[?path=…]   re-hash stored bytes, refetch corrupt ones (admins)
 """
 
