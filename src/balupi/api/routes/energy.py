@@ -195,9 +195,11 @@ class SummaryPublic(BaseModel):
 class TariffIn(BaseModel):
     """A tariff as an admin enters it: a price per kWh in the currency, local dates and times."""
 
-    name: str = Field(min_length=1, max_length=255)
-    price_per_kwh: Decimal = Field(ge=0, le=100)
-    currency: str = Field(default="EUR", min_length=3, max_length=3)
+    # Lengths and ranges are checked by TariffDraft.validated(), which says what is wrong in
+    # a plain sentence; pydantic's would name the API's fields.
+    name: str
+    price_per_kwh: Decimal
+    currency: str = "EUR"
     valid_from: date
     valid_until: date | None = None
     starts_at: time | None = None
@@ -305,10 +307,21 @@ async def list_tariffs(energy: EnergyDep, user: CurrentUser) -> list[TariffPubli
 
 
 @router.post("/tariffs", status_code=status.HTTP_201_CREATED)
-async def create_tariff(energy: EnergyDep, admin: AdminUser, body: TariffIn) -> TariffCreatedPublic:
-    """A new price from ``valid_from`` on; an open-ended one ends its open-ended predecessor."""
+async def create_tariff(
+    energy: EnergyDep,
+    admin: AdminUser,
+    body: TariffIn,
+    response: Response,
+    dry_run: bool = False,
+) -> TariffCreatedPublic:
+    """A new price from ``valid_from`` on; an open-ended one ends its open-ended predecessor.
+
+    ``?dry_run=true`` stores nothing and answers 200 with what would change (``superseded``).
+    """
     with _refusals():
-        change = await energy.tariffs.create(body.draft())
+        change = await energy.tariffs.create(body.draft(), dry_run=dry_run)
+    if dry_run:
+        response.status_code = status.HTTP_200_OK
     return TariffCreatedPublic(
         tariff=TariffPublic.of(change.tariff),
         superseded=[TariffPublic.of(old) for old in change.superseded],

@@ -62,9 +62,11 @@ def price_micros(price: Decimal) -> int:
     """A price per kWh in micros, exactly; ``TariffInvalid`` beyond six decimals or range."""
     micros = price * MICROS
     if micros != micros.to_integral_value():
-        raise TariffInvalid("price_per_kwh has more than 6 decimal places")
+        raise TariffInvalid("The price has more than 6 decimal places.")
     if not 0 <= micros <= MAX_PRICE_MICROS:
-        raise TariffInvalid(f"price_per_kwh must lie between 0 and {MAX_PRICE_MICROS // MICROS}")
+        raise TariffInvalid(
+            f"The price per kWh must lie between 0 and {MAX_PRICE_MICROS // MICROS}."
+        )
     return int(micros)
 
 
@@ -83,22 +85,24 @@ class TariffDraft:
     def validated(self) -> TariffDraft:
         name = self.name.strip()
         if not name or len(name) > 255:
-            raise TariffInvalid("name must have 1 to 255 characters")
+            raise TariffInvalid("Give the tariff a name of 1 to 255 characters.")
         if not 0 <= self.price_per_kwh_micros <= MAX_PRICE_MICROS:
-            raise TariffInvalid("price out of range")
+            raise TariffInvalid(
+                f"The price per kWh must lie between 0 and {MAX_PRICE_MICROS // MICROS}."
+            )
         currency = self.currency.upper()
         if not _CURRENCY.match(currency):
-            raise TariffInvalid("currency must be a three-letter ISO 4217 code such as EUR")
+            raise TariffInvalid("The currency must be a three-letter code such as EUR.")
         if self.valid_until is not None and self.valid_until <= self.valid_from:
-            raise TariffInvalid("valid_until must come after valid_from")
+            raise TariffInvalid("The end date must come after the start date.")
         if (self.starts_at is None) != (self.ends_at is None):
-            raise TariffInvalid("a time window needs both starts_at and ends_at")
+            raise TariffInvalid("Give both a start and an end time for the hours, or neither.")
         if self.starts_at is not None and self.ends_at is not None:
             for edge in (self.starts_at, self.ends_at):
                 if edge.second or edge.microsecond or edge.tzinfo is not None:
-                    raise TariffInvalid("window times are local wall times in whole minutes")
+                    raise TariffInvalid("Give the hours in whole minutes.")
             if self.starts_at == self.ends_at:
-                raise TariffInvalid("a window must not start and end at the same time")
+                raise TariffInvalid("The hours must not start and end at the same time.")
         return replace(self, name=name, currency=currency)
 
     def stored_as(self, tariff_id: int) -> Tariff:
@@ -299,8 +303,12 @@ class TariffBook:
         """The tariffs as a schedule, read in the caller's transaction."""
         return TariffSchedule(await self._load(session), self._calendar.zone)
 
-    async def create(self, draft: TariffDraft) -> TariffChange:
-        """Store a new tariff, ending the open-ended predecessors it replaces from its date on."""
+    async def create(self, draft: TariffDraft, *, dry_run: bool = False) -> TariffChange:
+        """Store a new tariff, ending the open-ended predecessors it replaces from its date on.
+
+        With ``dry_run`` nothing is stored: the answer says what storing it would change (the
+        tariff has id 0), so the dashboard can ask before it shortens another tariff.
+        """
         draft = draft.validated()
         async with self._lock, self._sessions.begin() as session:
             existing = await self._load(session)
@@ -309,6 +317,8 @@ class TariffBook:
             ended = [replace(old, valid_until=draft.valid_from) for old in superseded]
             kept = [t for t in existing if t not in superseded]
             self._check(candidate, [*kept, *ended])
+            if dry_run:
+                return TariffChange(candidate, ended)
             for old in ended:
                 await session.execute(
                     update(EnergyPrice)
@@ -358,13 +368,14 @@ class TariffBook:
         for other in others:
             if other.currency != candidate.currency:
                 raise TariffConflict(
-                    f"all tariffs must use one currency; the others use {other.currency}"
+                    f"All tariffs must use one currency; the others use {other.currency}."
                 )
         for other in others:
             if _dates_overlap(candidate, other) and _same_kind_overlap(candidate, other):
+                until = f" until {other.valid_until}" if other.valid_until else ""
                 raise TariffConflict(
-                    f"overlaps tariff {other.id} ({other.name!r}, from {other.valid_from}"
-                    f"{f' until {other.valid_until}' if other.valid_until else ''})"
+                    f"This tariff overlaps “{other.name}” (from {other.valid_from}{until}). "
+                    "Change its dates or hours, or end the other one first."
                 )
 
     async def _reprice(self, session: AsyncSession, first: date, until: date | None) -> None:
