@@ -2,7 +2,8 @@
 
 The two POSTs are called by the NAS itself, signed with ``NAS_HANDSHAKE_SECRET`` (nas-api.md
 §5.1); they carry no user token. Every refusal is ``401 {"detail": …}`` (413 for an oversized
-body, 503 while no secret is configured, so the NAS's log tells the operator what to fix).
+body, 422 for a signed body nested too deep to keep, 503 while no secret is configured, so the
+NAS's log tells the operator what to fix).
 The answers carry what the real NAS logs: ``inbox_flushed`` / ``files_transferred`` and
 ``dns_switched``, honestly false and 0 because BaluPi has no inbox and switches no DNS.
 
@@ -22,6 +23,7 @@ from balupi.services.nas.notices import (
     TIMESTAMP_HEADER,
     LifecycleNotices,
     NoticeKind,
+    NoticeMalformed,
     NoticeReceipt,
     NoticeRejected,
     NoticesDisabled,
@@ -91,6 +93,8 @@ async def _receive(request: Request, notices: LifecycleNotices, kind: NoticeKind
         raise HTTPException(413, str(exc)) from None
     except NoticeRejected as exc:
         raise HTTPException(401, str(exc)) from None
+    except NoticeMalformed as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def _content_length(request: Request) -> int | None:

@@ -33,7 +33,7 @@ import hmac
 import json
 import math
 import re
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -59,6 +59,9 @@ FRESHNESS_SECONDS = 300  # ±5 minutes: NAS and Pi clocks both follow NTP, but n
 MAX_NOTICE_BYTES = 256 * 1024  # BaluHost says "~50 KB max" for its snapshot
 REPLAY_CAPACITY = 1024  # only verified notices enter; the NAS sends two per boot cycle
 MIN_SECRET_LENGTH = 32  # BaluHost refuses shorter secrets in its admin API
+# BaluHost's snapshot is four levels deep; far deeper bodies would overflow Python's stack
+# wherever the snapshot is walked (stored, cleaned of NaN, served).
+MAX_NOTICE_DEPTH = 64
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 _SIGNATURE = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -94,6 +97,10 @@ class NoticeRejected(NoticeError):
 
 class NoticeTooLarge(NoticeError):
     """The body exceeds the limit (answered 413); it was not read further."""
+
+
+class NoticeMalformed(NoticeError):
+    """Signed, but no snapshot the Pi can keep: nested past ``MAX_NOTICE_DEPTH`` (answered 422)."""
 
 
 class NoticesDisabled(NoticeError):
@@ -185,6 +192,8 @@ class NoticeVerifier:
             canonical_ok = hmac.compare_digest(expected, stamp.signature)
         if not (canonical_ok or raw_ok):
             raise NoticeRejected("Invalid signature")
+        if canonical is not None and _nesting(parsed) > MAX_NOTICE_DEPTH:
+            raise NoticeMalformed("Notice body nested too deeply")
         return VerifiedNotice(
             stamp.seconds, parsed if canonical is not None else None, _scheme(canonical_ok)
         )
@@ -215,6 +224,23 @@ class NoticeVerifier:
 
     def _now(self) -> float:
         return self._clock.now().timestamp()
+
+
+def _nesting(value: object) -> int:
+    """How many arrays and objects deep ``value`` goes; iterative, so any depth is measured."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def _scheme(canonical: bool) -> Literal["canonical", "raw"]:
