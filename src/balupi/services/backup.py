@@ -268,9 +268,12 @@ class DatabaseBackups:
             raise BackupError(f"{target} exists already; name a new file")
         elif not target.parent.is_dir():
             raise BackupError(f"{target.parent} is no directory")
-        online_backup(self.database, target)
+        # Absolute: SQLite opens the files by URI, and a relative path has none (the default
+        # relative DATA_DIR, or ``--to x.db``).
+        target = target.resolve()
+        online_backup(self.database.resolve(), target)
         log.info("database backed up", path=str(target))
-        if target.parent == self.directory:
+        if target.parent == self.directory.resolve():
             self.prune()
         return target
 
