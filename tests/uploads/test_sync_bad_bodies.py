@@ -69,6 +69,24 @@ async def test_a_malformed_body_fastapi_reads_is_a_4xx(
 
 
 @pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/api/sync/policies", b'{"folder": "\\ud800", "policy": "ask"}'),
+        ("/api/sync/conflicts/1/resolve", b'{"resolution": "\\ud800"}'),
+    ],
+)
+async def test_a_lone_surrogate_is_refused_not_a_500(
+    client: httpx.AsyncClient, route: str, body: bytes
+) -> None:
+    """JSON may spell a lone surrogate, which UTF-8 cannot encode, in a file or an answer."""
+    method = "PUT" if route.endswith("policies") else "POST"
+    headers = {**ADMIN, "Content-Type": "application/json"}
+    answer = await client.request(method, route, headers=headers, content=body)
+    _assert_plain_client_error(answer, 422)
+    assert "codec" not in answer.text  # a plain sentence, not the exception's text
+
+
+@pytest.mark.parametrize(
     "conflict_id", ["14117753863996377088", "9223372036854775808", "-9223372036854775809"]
 )
 async def test_a_conflict_id_sqlite_cannot_hold_is_not_found(

@@ -9,7 +9,12 @@ exceptions are logged with their traceback and answered with a generic ``500`` b
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
@@ -35,6 +40,7 @@ _BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     app.add_exception_handler(NasAsleep, _nas_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(NasUnreachable, _nas_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(NasRejected, _nas_rejected)  # type: ignore[arg-type]
@@ -53,6 +59,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: it can carry a lone surrogate, which a JSON
+    string may spell (``"\\ud800"``) but UTF-8 cannot encode."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # FastAPI's own 422, whose errors echo the input: FastAPI's handler made that a 500 when
+    # the input held a lone surrogate.
+    return _AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
 
 
 async def _nas_unavailable(

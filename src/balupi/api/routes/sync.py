@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import httpx
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError, field_validator
 
 from balupi.api.deps import AdminUser, CurrentUser, ServicesDep
 from balupi.api.routes.passthrough import NasStreamResponse, forward_request, get_passthrough
@@ -215,6 +215,16 @@ class PolicyBody(BaseModel):
 async def policies(user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
     current = await services.uploads.policies.all()
     return {"default": ConflictPolicy.SERVER_WINS.value, "folders": current}
+
+    @field_validator("folder")
+    @classmethod
+    def _encodable(cls, folder: str) -> str:
+        """JSON may escape a lone surrogate (``"\\ud800"``) that no UTF-8 file or answer holds."""
+        try:
+            folder.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("The folder name holds a character UTF-8 cannot store") from None
+        return folder
 
 
 @router.put("/api/sync/policies")
