@@ -32,6 +32,8 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = load_settings(**overrides)
     check_data_dir(settings)
+    if not _port_free(settings.host, settings.port):
+        return _port_busy(settings.host, settings.port, "--port (or BALUPI_PORT)")
     configure_logging(json_lines=settings.is_production, level=settings.log_level)
     # BaluPi's protocol: /api/auth/me and /refresh must be able to close a connection unanswered.
     config = uvicorn_config(
@@ -72,9 +74,40 @@ def _notifying_server(config: uvicorn.Config) -> uvicorn.Server:
     return NotifyingServer(config)
 
 
+def _port_free(host: str, port: int) -> bool:
+    """Whether ``host:port`` can be listened on now (bound as Uvicorn binds: SO_REUSEADDR).
+
+    Checked before anything starts, so a busy port ends the command with one line instead of
+    the tracebacks of every service that was already starting up.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return True  # an unknown host is the server's to report
+    for family, kind, proto, _name, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError:
+                return False
+    return True
+
+
+def _port_busy(host: str, port: int, option: str) -> int:
+    print(
+        f"balupi: port {port} on {host} is in use (another BaluPi or demo?); "
+        f"choose a free one with {option}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED
+
+
 def _demo(args: argparse.Namespace) -> int:
     from balupi.demo import run_demo
 
+    if not _port_free(args.host, args.port):
+        return _port_busy(args.host, args.port, "--port, e.g. --port 8001")
     return asyncio.run(
         run_demo(
             port=args.port, host=args.host, data_dir=args.data_dir, history_days=args.history_days

@@ -16,6 +16,7 @@ import io
 import json
 import secrets
 import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -255,6 +256,18 @@ async def _wait_for_stop_signal() -> None:
             loop.remove_signal_handler(sig)
 
 
+def balupi_command() -> str:
+    """How to run ``balupi`` from here: ``./scripts/demo`` installs it into ``.venv`` only, so a
+    bare ``balupi`` is not on the PATH (``.venv/bin/balupi``, relative when below the cwd)."""
+    script = Path(sys.executable).parent / "balupi"
+    if not script.is_file():
+        return f"{sys.executable} -m balupi"
+    try:
+        return str(script.absolute().relative_to(Path.cwd()))
+    except ValueError:
+        return str(script.absolute())
+
+
 def _print_banner(url: str, nas: NasEmulator, root: Path, plugs: list[DemoPlug]) -> None:
     logins = "\n".join(f"    {u.username:<6} {u.password:<15} ({u.role})" for u in DEMO_USERS)
     meters = "\n".join(
@@ -271,7 +284,7 @@ BaluPi demo is running.
   NAS emulator {nas.api_url}    (control: {nas.control_url}, Wake-on-LAN UDP port {nas.wol_port})
   data         {root}
   config       {root / CONFIG_FILENAME}
-               (BALUPI_CONFIG=<that file> balupi doctor --nas-user admin)
+               (BALUPI_CONFIG=<that file> {balupi_command()} doctor --nas-user admin)
 
   logins (the same on the NAS and the Pi):
 {logins}
