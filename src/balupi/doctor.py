@@ -20,6 +20,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import enum
+import errno
 import getpass
 import inspect
 import ipaddress
@@ -213,7 +214,7 @@ class Doctor:
                     "data",
                     Status.FAIL,
                     f"{directory} is not writable for {_user()} ({exc.strerror or exc})",
-                    f"sudo chown -R balupi:balupi {directory} && sudo chmod 0750 {directory}",
+                    _unwritable_hint(directory, exc),
                 )
             ]
         mode = stat.S_IMODE(directory.stat().st_mode)
@@ -383,7 +384,7 @@ class Doctor:
                     )
                 ]
             self._health, self._health_received = response, datetime.now(UTC)
-            if response.status_code == 200 and self.options.nas_user:
+            if response.status_code == 200 and self.options.nas_user and self.options.nas_password:
                 await self._login(client)
         return [self._judge_health(url, response)]
 
@@ -456,6 +457,16 @@ class Doctor:
                     "token",
                     Status.SKIP,
                     "give --nas-user (and --nas-password) to verify NAS_JWT_SECRET on a login",
+                )
+            ]
+        if not self.options.nas_password:  # no terminal to ask on, and none given
+            return [
+                Finding(
+                    "token",
+                    Status.SKIP,
+                    f"no password given for {self.options.nas_user!r}",
+                    "pass --nas-password or set BALUPI_DOCTOR_NAS_PASSWORD "
+                    "(without a terminal the doctor cannot ask for it)",
                 )
             ]
         if self._nas_token is None and self._login_throttled:
@@ -957,6 +968,19 @@ def summary(findings: list[Finding]) -> str:
         f"{counts[Status.OK]} ok, {counts[Status.WARN]} warn, {counts[Status.FAIL]} FAIL, "
         f"{counts[Status.SKIP]} skipped"
     )
+
+
+def _unwritable_hint(directory: Path, exc: OSError) -> str:
+    """What fixes an unwritable data directory: owners and modes cannot fix a read-only mount,
+    a full disk or a missing directory."""
+    if exc.errno == errno.EROFS:
+        return (
+            f"the file system of {directory} is mounted read-only: remount it read-write "
+            "or set BALUPI_DATA_DIR to a directory on a writable disk"
+        )
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"free space on the disk of {directory} (df -h {directory})"
+    return f"sudo chown -R balupi:balupi {directory} && sudo chmod 0750 {directory}"
 
 
 def _options(args: argparse.Namespace) -> DoctorOptions:
