@@ -131,7 +131,8 @@ async def test_a_phone_s_folder_configs_are_its_owner_s_while_the_nas_sleeps(hom
             headers=bob,
             json={"status": "idle", "device_id": "alicephone", "id": "other"},
         )
-    assert (peeked.status_code, peeked.json()) == (unknown.status_code, unknown.json()) == (200, [])
+    assert (peeked.status_code, peeked.json()) == (unknown.status_code, unknown.json())
+    assert peeked.json() == {"detail": "Device not found"}
     assert changed.status_code == 404
     assert set(changed.json()) == {"detail"}
     assert still.json() == mine  # bob's phone is served his own config

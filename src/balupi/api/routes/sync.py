@@ -6,7 +6,7 @@
   by the Pi while it sleeps (the NAS learns of a folder at the next report, every 30 s).
 - BaluApp's folder configs are served from the Pi's copy while the NAS sleeps; an update is
   applied at once and forwarded later (``MobileFolders``). A user sees and changes only the
-  copies of devices the NAS showed them (admins: all).
+  copies of their own devices (admins: all); another user's device is "not found".
 - Conflicts belong to the user whose change met the NAS's version: others get 404 (admins: all).
 - A body the Pi reads itself (rather than forwards) is validated as FastAPI would: 422.
 - ``GET /api/sync/preflight`` says "go": the Pi takes uploads whatever the NAS is doing.
@@ -150,7 +150,10 @@ async def mobile_folders(device_id: str, user: CurrentUser, services: ServicesDe
         elif response.status_code in (403, 404):  # a NAS that scopes devices said "not yours"
             await folders.refused(device_id, user.id)
         return Response(response.content, response.status_code, media_type="application/json")
-    return JSONResponse(await folders.folders(device_id, _scope(user)))
+    copy = await folders.folders(device_id, _scope(user))
+    if copy is None:  # unknown, or not the caller's: the same answer (BaluHost's, for a device)
+        raise HTTPException(status_code=404, detail="Device not found")
+    return JSONResponse(copy)
 
 
 @router.put("/api/mobile/sync/folders/{folder_id}")
@@ -210,12 +213,6 @@ class PolicyBody(BaseModel):
     folder: str
     policy: ConflictPolicy | None  # None removes the folder's policy
 
-
-@router.get("/api/sync/policies")
-async def policies(user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
-    current = await services.uploads.policies.all()
-    return {"default": ConflictPolicy.SERVER_WINS.value, "folders": current}
-
     @field_validator("folder")
     @classmethod
     def _encodable(cls, folder: str) -> str:
@@ -225,6 +222,12 @@ async def policies(user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
         except UnicodeEncodeError:
             raise ValueError("The folder name holds a character UTF-8 cannot store") from None
         return folder
+
+
+@router.get("/api/sync/policies")
+async def policies(user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
+    current = await services.uploads.policies.all()
+    return {"default": ConflictPolicy.SERVER_WINS.value, "folders": current}
 
 
 @router.put("/api/sync/policies")

@@ -12,9 +12,9 @@ see its configs; BaluHost's own security review names the missing check on these
 for another user's device is its fix). While the NAS sleeps the Pi enforces it: a device's owner
 is the first user (not an admin) whose request for it the NAS answered, normally the phone
 itself, whose device id is a random UUID no one else knows first; a NAS that later refuses that
-user (403/404) takes the device from them. Another user's device looks unknown: ``[]`` for its
-configs, 404 for an update. A copy kept before owners were recorded is an admin's until its
-owner fetches it again. While the NAS is awake, it decides.
+user (403/404) takes the device from them. Another user's device looks like one the Pi does not
+know: 404. A copy kept before owners were recorded is an admin's until its owner fetches it
+again. While the NAS is awake, it decides.
 """
 
 from __future__ import annotations
@@ -75,13 +75,13 @@ class MobileFolders:
                 del data["owners"][device_id]
                 await self._save(data)
 
-    async def folders(self, device_id: str, scope: str | None) -> list[Folder]:
-        """The copy for ``device_id`` as ``scope`` (a user id; None: an admin) may see it: a
-        device that is not theirs looks like one the Pi does not know, an empty list."""
+    async def folders(self, device_id: str, scope: str | None) -> list[Folder] | None:
+        """The copy for ``device_id`` if ``scope`` (a user id; None: an admin) may see it; None
+        for a device that is not theirs, as for one the Pi does not know."""
         data = await self._load()
-        if not self._visible(data, device_id, scope):
-            return []
-        folders: list[Folder] = data["devices"].get(device_id, [])
+        if device_id not in data["devices"] or not self._visible(data, device_id, scope):
+            return None
+        folders: list[Folder] = data["devices"][device_id]
         return folders
 
     async def update_offline(
