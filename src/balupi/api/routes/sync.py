@@ -174,7 +174,13 @@ async def update_mobile_folder(
 
 @router.get("/api/files/sync/status")
 async def files_sync_status(user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
-    return await sync_status(services.uploads.queue, services.sessions, services.clock)
+    """Counts for the whole queue; the entries listed are the caller's own (admins: all)."""
+    return await sync_status(
+        services.uploads.queue,
+        services.sessions,
+        services.clock,
+        owner_id=None if user.is_admin else user.id,
+    )
 
 
 @router.get("/api/sync/conflicts")

@@ -41,6 +41,10 @@ class QueueStatus(enum.StrEnum):
     WAITING_FOR_AUTH = "waiting_for_auth"
     # Withdrawn before it reached the NAS (e.g. a pending upload deleted while offline).
     CANCELLED = "cancelled"
+    # The NAS refused this change for good (a 4xx, or a state that rules it out): parked,
+    # shown as a failure, never retried on its own and holding nothing back; an upload's
+    # bytes stay on the Pi.
+    REJECTED = "rejected"
 
 
 class SyncDirection(enum.StrEnum):

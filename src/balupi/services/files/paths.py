@@ -37,6 +37,39 @@ def normalize_path(path: str | None) -> str:
     return "/".join(segments)
 
 
+# What the NAS's filesystem cannot store in a name (ext4 and friends; nas-api.md §3.4): a NUL
+# (the NAS answers 500, or drops it and stores the file renamed), CR or LF (they break the
+# multipart header the Pi pushes with), and more than 255 bytes of UTF-8 (ENAMETOOLONG: 500).
+MAX_NAME_BYTES = 255
+UNSTORABLE_CHARACTERS = frozenset("\x00\r\n")
+UNSTORABLE_NAME = (
+    "File and folder names may not contain NUL, CR or LF characters "
+    f"or be longer than {MAX_NAME_BYTES} bytes."
+)
+
+
+def _storable_name(name: str) -> bool:
+    if UNSTORABLE_CHARACTERS.intersection(name):
+        return False
+    try:
+        return len(name.encode()) <= MAX_NAME_BYTES
+    except UnicodeEncodeError:  # a lone surrogate is no name a filesystem can hold
+        return False
+
+
+def storable(path: str) -> bool:
+    """Whether the NAS can store every name in ``path`` (a normalised path)."""
+    return all(_storable_name(name) for name in path.split("/"))
+
+
+def require_storable(path: str) -> str:
+    """``path`` itself, or ``InvalidPath`` (400) when the NAS could not store it: checked
+    before anything is acknowledged, so no accepted change fails for good later."""
+    if not storable(path):
+        raise InvalidPath(UNSTORABLE_NAME)
+    return path
+
+
 def parent_of(path: str) -> str:
     return path.rpartition("/")[0]
 

@@ -3,8 +3,9 @@
 It owns a single ``httpx.AsyncClient`` with BaluPi's own limits and timeouts (an earlier BaluPi
 built a client per call). It knows nothing of the NAS's power state: callers ask the ``NasLink``
 first, because a request to a sleeping NAS wakes its disks. Transport failures become
-``NasUnreachable``; HTTP answers, errors included, are returned as they are, for the caller to
-pass on or interpret.
+``NasUnreachable``, also while a streamed body is read inside ``stream``: callers catch
+``NasError`` and nothing from httpx. HTTP answers, errors included, are returned as they are, for
+the caller to pass on or interpret.
 """
 
 from __future__ import annotations
@@ -126,8 +127,9 @@ class NasClient:
     ) -> AsyncIterator[httpx.Response]:
         """A streamed request: the response's body is read by the caller, then released.
 
-        ``NasUnreachable`` is raised only for failures before the response starts; a failure
-        while the body streams surfaces as ``httpx`` errors to the reader.
+        A transport failure before the response starts, or while its body is read within the
+        ``async with`` block, is ``NasUnreachable`` (a reader that catches httpx's own errors
+        first still sees them).
         """
         request = self._client.build_request(
             method, path, headers=headers, params=params, content=content
@@ -138,5 +140,7 @@ class NasClient:
             raise NasUnreachable(f"NAS request failed: {type(exc).__name__}") from exc
         try:
             yield response
+        except httpx.HTTPError as exc:
+            raise NasUnreachable(f"NAS stream broke: {type(exc).__name__}") from exc
         finally:
             await response.aclose()

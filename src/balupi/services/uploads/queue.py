@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.db.models import QueueOperation, QueueStatus, UploadQueueEntry, User
 
-# States in which the Pi still holds work (and bytes) the NAS has not confirmed.
+# The one definition of the queue's states, shared by the worker, listings and the status.
+# Open: work the NAS will still get (a push or a decision is still to come).
 OPEN_STATES = (
     QueueStatus.PENDING,
     QueueStatus.UPLOADING,
@@ -26,6 +27,12 @@ OPEN_STATES = (
     QueueStatus.WAITING_FOR_AUTH,
     QueueStatus.CONFLICT,
 )
+# Open and ready for the worker once due (``next_attempt_at``).
+RUNNABLE = (QueueStatus.PENDING, QueueStatus.FAILED)
+# Refused by the NAS for good: never pushed again on its own, but an upload's bytes are kept.
+PARKED_STATES = (QueueStatus.REJECTED,)
+# Open uploads that have not started and may still be withdrawn or superseded.
+WITHDRAWABLE = (QueueStatus.PENDING, QueueStatus.FAILED, QueueStatus.WAITING_FOR_AUTH)
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,9 @@ class QueueTotals:
     open_entries: int
     pending_bytes: int
     oldest_at: datetime | None
+    # Parked uploads: bytes only the Pi holds and the NAS refused.
+    parked_uploads: int = 0
+    parked_entries: int = 0
 
 
 class UploadQueue:
@@ -82,9 +92,8 @@ class UploadQueue:
                     select(UploadQueueEntry).where(
                         UploadQueueEntry.operation == QueueOperation.UPLOAD,
                         UploadQueueEntry.target_path.in_(targets),
-                        UploadQueueEntry.status.in_(
-                            (QueueStatus.PENDING, QueueStatus.FAILED, QueueStatus.WAITING_FOR_AUTH)
-                        ),
+                        # A newer upload replaces a parked one too: its bytes are newer.
+                        UploadQueueEntry.status.in_((*WITHDRAWABLE, *PARKED_STATES)),
                     )
                 )
             ).all()
@@ -123,7 +132,21 @@ class UploadQueue:
                     ).where(UploadQueueEntry.status.in_(OPEN_STATES))
                 )
             ).one()
-        return QueueTotals(int(count or 0), int(size or 0), oldest)
+            parked_entries, parked_uploads = (
+                await session.execute(
+                    select(
+                        func.count(UploadQueueEntry.id),
+                        func.count(UploadQueueEntry.local_path),
+                    ).where(UploadQueueEntry.status.in_(PARKED_STATES))
+                )
+            ).one()
+        return QueueTotals(
+            int(count or 0),
+            int(size or 0),
+            oldest,
+            parked_uploads=int(parked_uploads or 0),
+            parked_entries=int(parked_entries or 0),
+        )
 
     async def pending_files(self, *, folder: str | None = None) -> list[PendingFile]:
         """Uploads not yet confirmed by the NAS, newest per path; optionally only in ``folder``."""
@@ -162,11 +185,12 @@ class UploadQueue:
         return list(newest.values())
 
     async def referenced_local_files(self) -> set[str]:
-        """Every local file an open queue row still needs (the rest may be cleaned up)."""
+        """Every local file an open or parked queue row still needs (the rest may be cleaned
+        up): a parked upload's bytes are kept until a newer upload supersedes them."""
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(UploadQueueEntry.local_path).where(
-                    UploadQueueEntry.status.in_(OPEN_STATES),
+                    UploadQueueEntry.status.in_((*OPEN_STATES, *PARKED_STATES)),
                     UploadQueueEntry.local_path.is_not(None),
                 )
             )
@@ -180,9 +204,7 @@ class UploadQueue:
                     select(UploadQueueEntry).where(
                         UploadQueueEntry.operation == QueueOperation.UPLOAD,
                         UploadQueueEntry.target_path == path,
-                        UploadQueueEntry.status.in_(
-                            (QueueStatus.PENDING, QueueStatus.FAILED, QueueStatus.WAITING_FOR_AUTH)
-                        ),
+                        UploadQueueEntry.status.in_(WITHDRAWABLE),
                     )
                 )
             ).all()

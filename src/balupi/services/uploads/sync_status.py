@@ -1,4 +1,10 @@
-"""``GET /api/files/sync/status``: what the Pi still owes the NAS, and whether it may go off."""
+"""``GET /api/files/sync/status``: what the Pi still owes the NAS, and whether it may go off.
+
+The counts are the whole queue's, for everyone (whether the Pi may be switched off depends on
+every user's work). The listed entries (``failures``: failing, waiting for a login, or parked
+because the NAS refused them for good) name paths and errors, so a user sees only their own;
+an admin sees everyone's.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,24 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.clock import Clock, utc_iso
 from balupi.db.models import Conflict, ConflictStatus, QueueStatus, UploadQueueEntry
-from balupi.services.uploads.queue import UploadQueue
+from balupi.services.uploads.queue import PARKED_STATES, UploadQueue
 
 MAX_FAILURES_LISTED = 50
+LISTED_STATES = (QueueStatus.FAILED, QueueStatus.WAITING_FOR_AUTH, *PARKED_STATES)
 
 
 async def sync_status(
-    queue: UploadQueue, sessions: async_sessionmaker[AsyncSession], clock: Clock
+    queue: UploadQueue,
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    *,
+    owner_id: str | None,
 ) -> dict[str, Any]:
+    """The status as ``owner_id`` may see it (None: an admin, who sees every entry)."""
     totals = await queue.totals()
+    listed = select(UploadQueueEntry).where(UploadQueueEntry.status.in_(LISTED_STATES))
+    if owner_id is not None:
+        listed = listed.where(UploadQueueEntry.owner_id == owner_id)
     async with sessions() as session:
         last_synced = await session.scalar(select(func.max(UploadQueueEntry.synced_at)))
         by_status = dict(
@@ -28,14 +43,7 @@ async def sync_status(
             ).all()
         )
         failures = (
-            await session.scalars(
-                select(UploadQueueEntry)
-                .where(
-                    UploadQueueEntry.status.in_((QueueStatus.FAILED, QueueStatus.WAITING_FOR_AUTH))
-                )
-                .order_by(UploadQueueEntry.id)
-                .limit(MAX_FAILURES_LISTED)
-            )
+            await session.scalars(listed.order_by(UploadQueueEntry.id).limit(MAX_FAILURES_LISTED))
         ).all()
         open_conflicts = await session.scalar(
             select(func.count()).select_from(Conflict).where(Conflict.status == ConflictStatus.OPEN)
@@ -49,6 +57,9 @@ async def sync_status(
         ),
         "last_successful_sync": utc_iso(last_synced) if last_synced else None,
         "by_status": {status.value: int(by_status.get(status, 0)) for status in QueueStatus},
+        # Everyone's, like the other counts; ``failures`` lists the caller's own.
+        "failure_count": sum(int(by_status.get(status, 0)) for status in LISTED_STATES),
+        "parked_count": totals.parked_entries,
         "failures": [
             {
                 "id": entry.id,
@@ -64,6 +75,8 @@ async def sync_status(
             for entry in failures
         ],
         "open_conflicts": int(open_conflicts or 0),
-        # Everything the Pi acknowledged is on the NAS: pulling the Pi's plug loses nothing.
-        "safe_to_power_off": totals.open_entries == 0,
+        # Everything the Pi acknowledged is on the NAS, or refused by it with nothing of the
+        # Pi's own waiting on it: pulling the Pi's plug loses nothing. A parked upload's bytes
+        # are only on the Pi, so it keeps this false.
+        "safe_to_power_off": totals.open_entries == 0 and totals.parked_uploads == 0,
     }

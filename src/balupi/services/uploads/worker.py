@@ -10,9 +10,21 @@ For each upload, as the owning user:
 3. otherwise stream the file up, then list again: only when the NAS lists the same SHA-256 at
    that path is the row ``synced`` and the local copy released.
 
-Failures go to ``failed`` with the reason and a retry time (exponential backoff with jitter), a
-refused token to ``waiting_for_auth``; nothing is ever dropped. Uploads to different paths go up
-a few at a time; the queue's order holds per path and for every folder, delete, rename or move.
+Failures are of two kinds. Transient ones (the NAS gone, a timeout, a 5xx, anything unexpected)
+go to ``failed`` with the reason and a retry time (exponential backoff with jitter); a refused
+token goes to ``waiting_for_auth``. A change the NAS refuses for good (a 4xx other than 401, 408
+and 429, or a state that rules it out, see ``offline_ops``) is parked as ``rejected``: shown in
+the sync status and on the dashboard, never retried on its own; an upload's bytes stay on the Pi
+until a newer upload to its path supersedes them. Nothing acknowledged is ever dropped.
+
+Order: uploads to different paths go up a few at a time; the queue's order holds per path and
+for every folder, delete, rename or move. The rule for a path's later entries: an entry that
+will still be pushed (``failed`` and waiting for its retry, ``conflict``, ``waiting_for_auth``)
+holds back every later entry touching its path (the same path, one inside it or one containing
+it); a parked entry holds back nothing, since it will never reach the NAS and so cannot be
+overtaken. A later entry then meets the NAS as it is (an upload creates its folders; a rename
+of what is not there is parked in turn). No upload is lost by this: its bytes go only once the
+NAS lists them, or when a newer upload to the same path replaces them.
 """
 
 from __future__ import annotations
@@ -38,18 +50,26 @@ from balupi.db.models import (
     SyncLogEntry,
     UploadQueueEntry,
 )
-from balupi.errors import NasError, NasRejected, NasUnreachable, NotAuthenticated
+from balupi.errors import NasRejected, NasUnreachable, NotAuthenticated
 from balupi.logs import get_logger
+from balupi.services.files.paths import UNSTORABLE_NAME, storable
 from balupi.services.nas.link import LinkSnapshot, NasLink
 from balupi.services.uploads import nas_push
 from balupi.services.uploads.conflicts import ConflictDecision, Conflicts
-from balupi.services.uploads.offline_ops import replay_mutation
+from balupi.services.uploads.offline_ops import RuledOut, replay_mutation
+from balupi.services.uploads.queue import OPEN_STATES, RUNNABLE
 from balupi.services.uploads.tokens import OwnerTokens
 
 log = get_logger(__name__)
 
-RUNNABLE = (QueueStatus.PENDING, QueueStatus.FAILED)
-OPEN_STATES = (*RUNNABLE, QueueStatus.WAITING_FOR_AUTH, QueueStatus.CONFLICT)
+# 4xx answers about the moment, not the change: a token (401), a timeout (408), too early (425),
+# a rate limit (429). Every other 4xx refuses the change itself, and repeating it cannot help.
+TRANSIENT_CLIENT_ERRORS = frozenset({401, 408, 425, 429})
+
+
+def fails_for_good(status_code: int) -> bool:
+    """Whether the NAS's answer ``status_code`` refuses the change for good (park it)."""
+    return 400 <= status_code < 500 and status_code not in TRANSIENT_CLIENT_ERRORS
 
 
 def _paths_of(entry: UploadQueueEntry) -> list[str]:
@@ -185,31 +205,39 @@ class SyncWorker:
         return done
 
     async def _due_entries(self) -> list[UploadQueueEntry]:
-        """Entries to push now, in order. An entry that is not due (failed and waiting for its
-        retry, held by a conflict, waiting for a token) holds back every later entry touching
-        the same path, so the NAS sees each path's changes in the order they were made."""
+        """Entries to push now, in order. An open entry that is not due (failed and waiting for
+        its retry, held by a conflict, waiting for a token) holds back every later entry
+        touching the same path, so the NAS sees each path's changes in the order they were
+        made; parked entries are not open and hold nothing. Held entries are read by page, so
+        however many there are, due entries behind them are still found."""
         now = self._clock.now()
-        async with self._sessions() as session:
-            rows = await session.scalars(
-                select(UploadQueueEntry)
-                .where(UploadQueueEntry.status.in_(OPEN_STATES))
-                .order_by(UploadQueueEntry.id)
-                .limit(self.settings.batch * 4)
-            )
-            entries = list(rows.all())
         due: list[UploadQueueEntry] = []
         held: list[str] = []
-        for entry in entries:
-            paths = _paths_of(entry)
-            ready = entry.status in RUNNABLE and (
-                entry.next_attempt_at is None or entry.next_attempt_at <= now
-            )
-            if not ready or any(_overlap(p, h) for p in paths for h in held):
-                held.extend(paths)
-            else:
-                due.append(entry)
-            if len(due) >= self.settings.batch:
+        after = 0
+        page = self.settings.batch * 4
+        while len(due) < self.settings.batch:
+            async with self._sessions() as session:
+                rows = await session.scalars(
+                    select(UploadQueueEntry)
+                    .where(UploadQueueEntry.status.in_(OPEN_STATES), UploadQueueEntry.id > after)
+                    .order_by(UploadQueueEntry.id)
+                    .limit(page)
+                )
+                entries = list(rows.all())
+            for entry in entries:
+                paths = _paths_of(entry)
+                ready = entry.status in RUNNABLE and (
+                    entry.next_attempt_at is None or entry.next_attempt_at <= now
+                )
+                if not ready or any(_overlap(p, h) for p in paths for h in held):
+                    held.extend(paths)
+                else:
+                    due.append(entry)
+                if len(due) >= self.settings.batch:
+                    break
+            if len(entries) < page:
                 break
+            after = entries[-1].id
         return due
 
     async def _push_in_order(self, entries: list[UploadQueueEntry]) -> int:
@@ -241,9 +269,9 @@ class SyncWorker:
             return 0
         outcomes = await asyncio.gather(*(self._push_one(entry) for entry in group))
         for entry, outcome in zip(group, outcomes, strict=True):
-            if outcome.status is not QueueStatus.SYNCED:
+            if outcome.status in OPEN_STATES:  # still to come: later changes to its path wait
                 self._failed_this_pass.append(entry)
-        return sum(1 for outcome in outcomes if outcome.status is QueueStatus.SYNCED)
+        return sum(1 for outcome in outcomes if outcome.status not in OPEN_STATES)
 
     async def _push_one(self, entry: UploadQueueEntry) -> PushOutcome:
         token = await self._tokens.token_for(entry.owner_id)
@@ -255,22 +283,37 @@ class SyncWorker:
         await self._set_status(entry, QueueStatus.UPLOADING)
         try:
             outcome = await self._attempt(entry, token)
-        except NotAuthenticated as exc:
-            outcome = PushOutcome(QueueStatus.WAITING_FOR_AUTH, exc.detail)
-            self._tokens.forget(entry.owner_id, token)
-        except NasUnreachable as exc:
-            outcome = PushOutcome(QueueStatus.FAILED, str(exc))
-            await self._link.report_unreachable(f"sync push: {exc}")
-        except NasRejected as exc:
-            outcome = PushOutcome(
-                QueueStatus.FAILED, f"NAS answered {exc.status_code}: {exc.detail}"
-            )
-        except (NasError, OSError) as exc:
-            outcome = PushOutcome(QueueStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        except asyncio.CancelledError:
+            # Stopping mid-push: back to pending now (start-up would do it too), asking the
+            # NAS first next time, as after a crash.
+            await asyncio.shield(self._set_status(entry, QueueStatus.PENDING))
+            raise
+        except Exception as exc:  # whatever ends a push, the row never stays ``uploading``
+            outcome = await self._failure(entry, token, exc)
         await self._finish(entry, outcome, started=started)
         return outcome
 
+    async def _failure(self, entry: UploadQueueEntry, token: str, exc: Exception) -> PushOutcome:
+        """What a push that raised ``exc`` leaves the entry as (see the module docstring)."""
+        if isinstance(exc, NotAuthenticated):
+            self._tokens.forget(entry.owner_id, token)
+            return PushOutcome(QueueStatus.WAITING_FOR_AUTH, exc.detail)
+        if isinstance(exc, NasUnreachable):
+            await self._link.report_unreachable(f"sync push: {exc}")
+            return PushOutcome(QueueStatus.FAILED, str(exc))
+        if isinstance(exc, RuledOut):
+            return PushOutcome(QueueStatus.REJECTED, str(exc.detail))
+        if isinstance(exc, NasRejected):
+            status = QueueStatus.REJECTED if fails_for_good(exc.status_code) else QueueStatus.FAILED
+            return PushOutcome(status, f"NAS answered {exc.status_code}: {exc.detail}")
+        if isinstance(exc, OSError):
+            return PushOutcome(QueueStatus.FAILED, f"Pi file error: {exc.strerror or 'unknown'}")
+        log.exception("sync push failed unexpectedly", path=entry.target_path, exc_info=exc)
+        return PushOutcome(QueueStatus.FAILED, "unexpected error during the push (see the log)")
+
     async def _attempt(self, entry: UploadQueueEntry, token: str) -> PushOutcome:
+        if not storable(entry.target_path):  # accepted before names were checked at the door
+            raise RuledOut(UNSTORABLE_NAME)
         if entry.operation is not QueueOperation.UPLOAD:
             await replay_mutation(self._link.client, token, entry)
             return PushOutcome(QueueStatus.SYNCED)
@@ -331,6 +374,9 @@ class SyncWorker:
             elif outcome.status is QueueStatus.FAILED:
                 row.attempts += 1
                 row.next_attempt_at = now + self._backoff(row.attempts)
+            elif outcome.status is QueueStatus.REJECTED:
+                row.attempts += 1
+                row.next_attempt_at = None  # parked: only a person or a newer upload moves it
             session.add(
                 SyncLogEntry(
                     at=now,
