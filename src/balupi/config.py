@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     max_connections: int = Field(default=1000, ge=8, le=100_000)
     # Days a password the NAS confirmed may log its user in while the NAS is unreachable (0: never).
     offline_login_days: int = Field(default=30, ge=0, le=3650)
+    # Client polling stays on the Pi (issue 12): how long the NAS's word on a user answers
+    # /api/auth/me without asking it again, how long a cached listing is served without asking,
+    # and the least time between two such optional requests, for all of BaluPi together.
+    auth_trust_seconds: float = Field(default=600.0, ge=0, le=3600)
+    listing_fresh_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    nas_quiet_seconds: float = Field(default=60.0, ge=0, le=3600)
 
     nas_url: str | None = None
     nas_mac: str | None = None
