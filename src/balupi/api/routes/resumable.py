@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from balupi.api.deps import CurrentUser, ServicesDep
 from balupi.clock import utc_iso
 from balupi.errors import AccessDenied
-from balupi.services.files.paths import Viewer, join, normalize_path, parent_of
+from balupi.services.files.paths import Viewer, join, normalize_path, parent_of, require_storable
 from balupi.services.uploads.resumable import (
     CHUNK_SIZE_HINT,
     ChunkDigest,
@@ -39,7 +39,7 @@ TUS_MAX_SIZE = 64 * 1024**3
 
 def _target_for(user: CurrentUser, folder: str, filename: str) -> str:
     viewer = Viewer(user.username, user.is_admin)
-    target = join(normalize_path(folder), safe_filename(filename))
+    target = require_storable(join(normalize_path(folder), safe_filename(filename)))
     viewer.require(parent_of(target))
     if not user.is_admin and "/" not in target:
         raise AccessDenied()

@@ -8,7 +8,8 @@
   in the queue's order; a folder only the Pi knows of is listed too;
 * as its ``OfflineMutations``: while the NAS is not online a delete, folder, rename or move is
   kept in the queue (answered as the NAS answers it) and replayed in order once it is back.
-  Deleting a file that exists only as a pending upload cancels the upload instead.
+  Deleting a file that exists only as a pending upload cancels the upload instead. A folder,
+  rename or move to a name the NAS cannot store is refused (400) before it is kept.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from balupi.services.files.model import (
     MutationResult,
     Rename,
 )
-from balupi.services.files.paths import Viewer, join, name_of, parent_of
+from balupi.services.files.paths import Viewer, join, name_of, parent_of, require_storable
 from balupi.services.uploads.local_copies import LocalCopies
 from balupi.services.uploads.queue import UploadQueue
 
@@ -86,6 +87,15 @@ def _item(
     }
 
 
+def _produced_path(mutation: CreateFolder | Rename | Move) -> str:
+    """The path a folder, rename or move creates (what the NAS must be able to store)."""
+    match mutation:
+        case CreateFolder(parent=parent, name=name):
+            return join(parent, name)
+        case Rename(target=target) | Move(target=target):
+            return target
+
+
 class PendingChanges:
     def __init__(
         self,
@@ -108,6 +118,8 @@ class PendingChanges:
     ) -> MutationResult | None:
         if self._is_online():
             return None
+        if not isinstance(mutation, Delete):
+            require_storable(_produced_path(mutation))
         match mutation:
             case Delete(path=path):
                 cancelled = await self._queue.cancel_pending_upload(path, "deleted before sync")
