@@ -101,6 +101,9 @@ export interface SyncStatus {
   oldest_pending_age_seconds: number | null;
   last_successful_sync: string | null;
   by_status: Record<string, number>;
+  // Counts are the whole queue's; `failures` lists the caller's own entries (admins: all).
+  failure_count: number;
+  parked_count: number;
   failures: SyncFailure[];
   open_conflicts: number;
   safe_to_power_off: boolean;

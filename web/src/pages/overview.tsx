@@ -13,6 +13,7 @@ import type {
   CacheStats,
   NasState,
   NasStatus,
+  SyncFailure,
   SyncStatus,
   SystemStatus,
   UploadAnswer,
@@ -131,6 +132,12 @@ function NasCard() {
   );
 }
 
+function failureNote(failure: SyncFailure): string {
+  if (failure.status === 'waiting_for_auth') return t('sync.waitingForAuth');
+  if (failure.status === 'rejected') return t('sync.parkedNote', { error: failure.last_error ?? '' });
+  return failure.last_error ?? '';
+}
+
 function SyncCard() {
   const status = useData(() => api<SyncStatus>('/api/files/sync/status'), [], 5000);
   const sync = status.data;
@@ -147,7 +154,9 @@ function SyncCard() {
               </Badge>
             ) : (
               <Badge tone="warn" testId="safe-to-power-off">
-                {t('sync.notSafe')}
+                {sync.pending_count === 0 && sync.parked_count > 0
+                  ? t('sync.notSafeParked')
+                  : t('sync.notSafe')}
               </Badge>
             )}
           </div>
@@ -183,6 +192,12 @@ function SyncCard() {
                 )
               }
             />
+            {sync.parked_count > 0 && (
+              <Stat
+                label={t('sync.parked')}
+                value={<span data-testid="parked-count">{num(sync.parked_count)}</span>}
+              />
+            )}
           </div>
           {sync.failures.length > 0 && (
             <div class="failures">
@@ -192,8 +207,7 @@ function SyncCard() {
                   <li key={f.id}>
                     <span class="path">{f.path}</span>
                     <span class="muted small">
-                      {f.status === 'waiting_for_auth' ? t('sync.waitingForAuth') : f.last_error} ·{' '}
-                      {t('sync.attempts', { count: f.attempts })}
+                      {failureNote(f)} · {t('sync.attempts', { count: f.attempts })}
                     </span>
                   </li>
                 ))}
