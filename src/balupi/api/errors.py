@@ -10,12 +10,14 @@ exceptions are logged with their traceback and answered with a generic ``500`` b
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -34,6 +36,7 @@ from balupi.services.uploads.ingest import UploadQueueFull
 from balupi.services.uploads.multipart import MalformedUpload
 from balupi.services.uploads.resumable import UploadSessionError
 from balupi.services.uploads.spool import InsufficientStorage
+from balupi.services.uploads.spool import _is_disk_full as is_disk_full_os_error
 
 _BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
@@ -55,6 +58,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClientDisconnect, _client_disconnected)  # type: ignore[arg-type]
     app.add_exception_handler(UploadSessionError, _upload_session_error)  # type: ignore[arg-type]
     app.add_exception_handler(PlugError, _plug_error)  # type: ignore[arg-type]
+    # A full disk can surface anywhere the Pi writes: the file system's ENOSPC, or SQLite's
+    # "database or disk is full" through SQLAlchemy. Anything else of these types stays a 500.
+    app.add_exception_handler(OSError, _disk_full)
+    app.add_exception_handler(sqlite3.Error, _disk_full)
+    app.add_exception_handler(DBAPIError, _disk_full)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -116,6 +124,30 @@ async def _file_error(request: Request, exc: FileError) -> JSONResponse:
 async def _insufficient_storage(request: Request, exc: InsufficientStorage) -> JSONResponse:
     # BaluDesk pauses uploads for ten minutes on 507 (clients.md §2.3).
     return JSONResponse({"detail": exc.detail}, status_code=507)
+
+
+async def _disk_full(request: Request, exc: Exception) -> JSONResponse:
+    """507 when ``exc`` (or what caused it) is the Pi's disk running full; re-raised otherwise."""
+    if not _caused_by_full_disk(exc):
+        raise exc
+    return await _insufficient_storage(request, InsufficientStorage())
+
+
+def _caused_by_full_disk(exc: BaseException) -> bool:
+    """Whether ``exc`` or an error in its chain of causes says the disk is full."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and is_disk_full_os_error(current):
+            return True
+        if isinstance(current, sqlite3.Error) and current.sqlite_errorcode == sqlite3.SQLITE_FULL:
+            return True
+        if isinstance(current, DBAPIError) and isinstance(current.orig, BaseException):
+            current = current.orig
+            continue
+        current = current.__cause__ or current.__context__
+    return False
 
 
 async def _malformed_upload(request: Request, exc: MalformedUpload) -> JSONResponse:
