@@ -66,7 +66,7 @@ async def test_the_filler_fills_only_before_a_plugs_first_data(
     async with sessions() as session:
         first_real = await session.scalar(
             select(func.min(EnergySample.ts)).where(
-                EnergySample.device_id == plug, EnergySample.ts >= berlin(2026, 1, 14)
+                EnergySample.device_id == plug, EnergySample.ts >= berlin(2026, 1, 14, 6)
             )
         )
         newest_filled = await session.scalar(
@@ -76,13 +76,13 @@ async def test_the_filler_fills_only_before_a_plugs_first_data(
         )
         stored = await session.scalar(
             select(func.count()).where(
-                EnergySample.device_id == plug, EnergySample.ts >= berlin(2026, 1, 14)
+                EnergySample.device_id == plug, EnergySample.ts >= berlin(2026, 1, 14, 6)
             )
         )
         oldest_day = await session.scalar(select(func.min(EnergyDaily.day)))
     assert first_real == berlin(2026, 1, 14, 6)
     assert stored == len(real)  # the real readings untouched, nothing added beside them
-    assert newest_filled == berlin(2026, 1, 13, 23)
+    assert newest_filled == berlin(2026, 1, 14, 5)  # up to the hour of the first real data
     assert oldest_day == date(2026, 1, 11)
     # The job rolls up the real readings after the filled days, as it would have anyway.
     async with sessions() as session:

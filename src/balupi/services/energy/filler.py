@@ -14,15 +14,21 @@ the job itself. Older raw readings are integrated in memory and never stored, wh
 retention would have done with them.
 
 It only ever fills the past *before* a plug's first stored data (or, for a plug with none, up to
-the last closed hour), so it never touches a real reading or roll-up.
+the last closed hour), so it never touches a real reading or roll-up. The filled history reaches
+that first data: whole hours up to its hour, and that hour's readings before it as raw readings
+for the job, so a demo's charts have no hole between its history and its live data.
+
+The NAS plug's filled readings also give the NAS link a past (``NasTransition`` rows before the
+link's first real one): awake while the plug draws at least the standby threshold, asleep below,
+so the awake/asleep timeline and the savings have data where the plug history has.
 """
 
 from __future__ import annotations
 
 import bisect
 import random
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -31,8 +37,17 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.clock import Clock
-from balupi.db.models import DeviceRole, EnergyDaily, EnergyHourly, EnergySample, TapoDevice
-from balupi.services.energy.calendar import HOUR
+from balupi.db.models import (
+    DeviceRole,
+    EnergyDaily,
+    EnergyHourly,
+    EnergySample,
+    NasState,
+    NasTransition,
+    Server,
+    TapoDevice,
+)
+from balupi.services.energy.calendar import HOUR, floor_hour
 from balupi.services.energy.integration import Reading, integrate
 from balupi.services.energy.service import EnergyService
 from balupi.services.energy.store import (
@@ -47,6 +62,8 @@ SECONDS_PER_DAY: Final = 86400
 POLL_JITTER_S: Final = 0.8
 OUTAGES_PER_DAY: Final = 0.03
 CHUNK_DAYS: Final = 7
+AWAKE_FROM_MW: Final = 15_000  # the NAS plug's default standby threshold (PowerThresholds)
+LINK_EVIDENCE: Final = "demo history: the NAS plug drew"
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +327,10 @@ class HistoryFiller:
                 await self._energy.tariffs.create(draft)
         totals = FillReport(len(devices), 0, 0, 0)
         for index, device in enumerate(devices):
-            report = await self._fill_device(device, index, first_day)
+            trace = LinkTrace() if device.role is DeviceRole.NAS else None
+            report = await self._fill_device(device, index, first_day, trace)
+            if trace is not None:
+                await self._store_link_history(trace)
             totals = FillReport(
                 totals.devices,
                 totals.hours + report.hours,
@@ -340,22 +360,23 @@ class HistoryFiller:
         await session.flush()
         return await list_devices(session)
 
-    async def _fill_device(self, device: DeviceInfo, index: int, first_day: date) -> FillReport:
+    async def _fill_device(
+        self, device: DeviceInfo, index: int, first_day: date, trace: LinkTrace | None = None
+    ) -> FillReport:
         energy = self._energy
         calendar, aggregator = energy.calendar, energy.aggregator
         start = calendar.day_start(first_day)
         async with self._sessions() as session:
             existing = await _earliest_data(session, calendar.day_start, device.id)
-        end = (
-            calendar.day_start(calendar.local_date(existing))
-            if existing
-            else aggregator.closed_until()
-        )
+        end = floor_hour(existing) if existing else aggregator.closed_until()
         if start >= end:
             return FillReport(1, 0, 0, 0)
-        # Raw readings are kept from here on, up to now (the job rolls up what follows ``end``).
+        # Raw readings are kept from here on, up to the first real data or now (the job rolls up
+        # what follows ``end``), unless the job has closed the hour of ``end`` already.
         keep_raw_from = energy.retention.raw_horizon() - timedelta(seconds=energy.policy.max_gap_s)
-        keep_raw_until = end if existing else self._clock.now()
+        keep_raw_until = existing or self._clock.now()
+        if device.hourly_done_until is not None and device.hourly_done_until > end:
+            keep_raw_until = end
         plan = ROLE_LOADS.get(device.role) or GENERIC_LOADS[index % len(GENERIC_LOADS)]
         simulator = PlugSimulator(
             plan,
@@ -380,6 +401,8 @@ class HistoryFiller:
             raw_from = max(keep_raw_from, chunk_start).timestamp()
             raw_until = min(chunk_end, keep_raw_until).timestamp()
             raw = [r for r in pending if raw_from <= r.at < raw_until]
+            if trace is not None:
+                trace.feed(r for r in pending if chunk_start.timestamp() <= r.at < raw_until)
             async with energy.lock, self._sessions.begin() as session:
                 await aggregator.store_hours(session, device.id, rollups)
                 await insert_samples(session, device.id, raw)
@@ -387,14 +410,51 @@ class HistoryFiller:
             samples += len(raw)
             pending = _tail(pending, chunk_end.timestamp())
             chunk_start = chunk_end
-        if not existing:  # the readings after the filled hours, for the job to roll up
+        if keep_raw_until > end:  # the readings after the filled hours, for the job to roll up
             pending = _pull_until(stream, pending, keep_raw_until.timestamp())
             raw = [r for r in pending if end.timestamp() <= r.at < keep_raw_until.timestamp()]
+            if trace is not None:
+                trace.feed(raw)
             async with self._sessions.begin() as session:
                 await insert_samples(session, device.id, raw)
             samples += len(raw)
         days = await self._store_days(device, first_day, calendar.local_date(end), end)
         return FillReport(1, hours, days, samples)
+
+    async def _store_link_history(self, trace: LinkTrace) -> None:
+        """The NAS link's filled past: the transitions before its first real one, once.
+
+        Nothing is written without the NAS's ``servers`` row (BaluPi makes it on its first
+        start), or when a filled past is there already.
+        """
+        async with self._sessions.begin() as session:
+            server_id = await session.scalar(select(Server.id).order_by(Server.id).limit(1))
+            if server_id is None:
+                return
+            first_real = await session.scalar(
+                select(func.min(NasTransition.at)).where(NasTransition.server_id == server_id)
+            )
+            filled = await session.scalar(
+                select(func.count())
+                .select_from(NasTransition)
+                .where(NasTransition.evidence.startswith(LINK_EVIDENCE))
+            )
+            if filled:
+                return
+            previous = NasState.UNKNOWN
+            for at, state, watts in trace.transitions:
+                if first_real is not None and at >= first_real:
+                    break
+                session.add(
+                    NasTransition(
+                        server_id=server_id,
+                        at=at,
+                        from_state=previous,
+                        to_state=state,
+                        evidence=f"{LINK_EVIDENCE} {watts:.1f} W",
+                    )
+                )
+                previous = state
 
     async def _store_days(self, device: DeviceInfo, first: date, stop: date, end: datetime) -> int:
         """Roll up the filled days and move the watermarks to where the job takes over."""
@@ -416,6 +476,20 @@ class HistoryFiller:
                 daily_done_until=None if device.daily_done_until else stop,
             )
         return written
+
+
+@dataclass(slots=True)
+class LinkTrace:
+    """The NAS link's states that the NAS plug's readings imply, in time order."""
+
+    transitions: list[tuple[datetime, NasState, float]] = field(default_factory=list)
+
+    def feed(self, readings: Iterable[Reading]) -> None:
+        for reading in readings:
+            state = NasState.ONLINE if reading.power_mw >= AWAKE_FROM_MW else NasState.SLEEPING
+            if not self.transitions or self.transitions[-1][1] is not state:
+                at = datetime.fromtimestamp(reading.at, UTC)
+                self.transitions.append((at, state, reading.power_mw / 1000))
 
 
 def _pull_until(stream: Iterator[Reading], pending: list[Reading], until: float) -> list[Reading]:
