@@ -159,3 +159,46 @@ async def test_sync_status_lists_a_users_own_entries_and_counts_everyones(home: 
         assert status["pending_count"] == 2
         assert status["failure_count"] == 2
         assert status["safe_to_power_off"] is False
+
+
+async def test_a_parked_upload_is_retried_or_discarded_by_its_owner_or_an_admin(
+    home: Home,
+) -> None:
+    """A parked upload keeps its bytes until someone decides; nobody else may decide."""
+    queue = UploadQueue(home.services.sessions)
+    uploads = []
+    for name in ("report", "minutes"):
+        local = home.services.settings.uploads_dir / f"{name}.bin"
+        local.write_bytes(b"bob's bytes")
+        uploads.append(NewUpload(f"bob/{name}.txt", local, 11, "0" * 64, None))
+    (first, second), _ = await queue.acknowledge("3", "bob", uploads)
+    async with home.services.sessions.begin() as session:
+        await session.execute(
+            update(UploadQueueEntry).values(status=QueueStatus.REJECTED, last_error="NAS: 403")
+        )
+    assert all(upload.local_path.exists() for upload in uploads)
+    assert (await _status(home, "admin"))["safe_to_power_off"] is False
+
+    async with home.pi() as pi:
+        by_alice = await pi.post(
+            f"/api/files/sync/parked/{first}/discard", headers=home.token("alice")
+        )
+        retried = await pi.post(f"/api/files/sync/parked/{first}/retry", headers=home.token("bob"))
+        again = await pi.post(f"/api/files/sync/parked/{first}/retry", headers=home.token("bob"))
+        discarded = await pi.post(
+            f"/api/files/sync/parked/{second}/discard", headers=home.token("admin")
+        )
+        huge = await pi.post(
+            "/api/files/sync/parked/14117753863996377088/retry", headers=home.token("admin")
+        )
+    assert (by_alice.status_code, by_alice.json()) == (
+        404,
+        {"detail": "No refused change with that id"},
+    )
+    assert retried.status_code == 200
+    assert again.status_code == 404  # no longer parked
+    assert discarded.status_code == 200
+    assert huge.status_code == 422
+    statuses = {row.id: row.status for row in await home.queue()}
+    assert statuses == {first: QueueStatus.PENDING, second: QueueStatus.CANCELLED}
+    assert [upload.local_path.exists() for upload in uploads] == [True, False]

@@ -1,10 +1,11 @@
-"""``POST /api/files/upload``: BaluHost's upload, accepted at once and synced to the NAS later."""
+"""``POST /api/files/upload``: BaluHost's upload, accepted at once and synced to the NAS later;
+and what to do with a change the NAS refused for good (parked): retry it, or discard it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from balupi.api.deps import CurrentUser, ServicesDep
 
@@ -36,3 +37,37 @@ async def upload(
         "uploaded": len(result.upload_ids),
         "upload_ids": result.upload_ids,
     }
+
+
+# SQLite's integer range: a larger id is simply not found, never an overflow.
+EntryId = Path(ge=1, le=2**63 - 1)
+
+
+async def _settle(entry_id: int, user: CurrentUser, services: ServicesDep, *, retry: bool) -> None:
+    uploads = services.uploads
+    owner = None if user.is_admin else user.id
+    found, released = await uploads.queue.settle_parked(entry_id, owner, retry=retry)
+    if not found:
+        raise HTTPException(status_code=404, detail="No refused change with that id")
+    if released is not None:
+        await uploads.copies.release([released])
+    if retry:
+        await uploads.accepted(user.id, user.token)
+
+
+@router.post("/sync/parked/{entry_id}/retry")
+async def retry_parked(
+    user: CurrentUser, services: ServicesDep, entry_id: int = EntryId
+) -> dict[str, Any]:
+    """Send a refused change again (after fixing its cause on the NAS); its owner or an admin."""
+    await _settle(entry_id, user, services, retry=True)
+    return {"message": "Queued again"}
+
+
+@router.post("/sync/parked/{entry_id}/discard")
+async def discard_parked(
+    user: CurrentUser, services: ServicesDep, entry_id: int = EntryId
+) -> dict[str, Any]:
+    """Give up a refused change; a refused upload's bytes on the Pi are deleted with it."""
+    await _settle(entry_id, user, services, retry=False)
+    return {"message": "Discarded"}

@@ -216,6 +216,26 @@ class UploadQueue:
                     files.append(Path(entry.local_path))
             return files
 
+    async def settle_parked(
+        self, entry_id: int, owner_id: str | None, *, retry: bool
+    ) -> tuple[bool, Path | None]:
+        """Retry a parked entry (back to ``pending``, pushed in its old place in the order) or
+        discard it (``cancelled``; returns its local file, now free to delete). ``owner_id``
+        None is an admin, who may settle anyone's. False when there is no such parked entry."""
+        async with self._sessions.begin() as session:
+            entry = await session.get(UploadQueueEntry, entry_id)
+            if entry is None or entry.status not in PARKED_STATES:
+                return False, None
+            if owner_id is not None and entry.owner_id != owner_id:
+                return False, None
+            if retry:
+                entry.status = QueueStatus.PENDING
+                entry.next_attempt_at = None
+                return True, None
+            entry.status = QueueStatus.CANCELLED
+            entry.last_error = f"discarded after the NAS refused it: {entry.last_error}"
+            return True, Path(entry.local_path) if entry.local_path else None
+
     async def reset_interrupted(self) -> int:
         """After a restart, entries caught mid-push go back to pending (the worker asks the NAS
         before sending again, so nothing lands twice)."""
