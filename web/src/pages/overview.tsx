@@ -209,6 +209,7 @@ function SyncCard() {
                     <span class="muted small">
                       {failureNote(f)} · {t('sync.attempts', { count: f.attempts })}
                     </span>
+                    {f.status === 'rejected' && <ParkedActions id={f.id} onDone={status.reload} />}
                   </li>
                 ))}
               </ul>
@@ -218,6 +219,40 @@ function SyncCard() {
         </>
       )}
     </Card>
+  );
+}
+
+// A change the NAS refused for good waits for a person: send it again, or give it up.
+function ParkedActions(props: { id: number; onDone: () => Promise<void> }) {
+  const action = useAction();
+  async function settle(verb: 'retry' | 'discard') {
+    const answer = await action.run(() =>
+      api<{ message: string }>(`/api/files/sync/parked/${props.id}/${verb}`, { method: 'POST' }),
+    );
+    if (answer) await props.onDone();
+  }
+  return (
+    <span class="row wrap">
+      <button
+        type="button"
+        class="button"
+        data-testid="parked-retry"
+        disabled={action.busy}
+        onClick={() => settle('retry')}
+      >
+        {t('sync.retry')}
+      </button>
+      <button
+        type="button"
+        class="button"
+        data-testid="parked-discard"
+        disabled={action.busy}
+        onClick={() => settle('discard')}
+      >
+        {t('sync.discard')}
+      </button>
+      <ErrorNote error={action.error} />
+    </span>
   );
 }
 
