@@ -111,9 +111,15 @@ async def test_a_phone_s_folder_configs_are_its_owner_s_while_the_nas_sleeps(hom
     folder_id = created.json()["id"]
     async with home.pi() as client:
         mine = (await client.get("/api/mobile/sync/folders/bobphone", headers=bob)).json()
-        # awake, the NAS decides; what it shows alice does not make the device hers
-        await client.get("/api/mobile/sync/folders/bobphone", headers=alice)
+        # awake too: the NAS would show alice bob's device; the Pi knows it is bob's
+        peeked_awake = await client.get("/api/mobile/sync/folders/bobphone", headers=alice)
+        changed_awake = await client.put(
+            f"/api/mobile/sync/folders/{folder_id}", headers=alice, json={"remote_path": "x"}
+        )
+        admin_awake = await client.get("/api/mobile/sync/folders/bobphone", headers=admin)
     assert [f["id"] for f in mine] == [folder_id]
+    assert (peeked_awake.status_code, changed_awake.status_code) == (404, 404)
+    assert [f["id"] for f in admin_awake.json()] == [folder_id]
 
     await _sleep(home)
     async with home.pi() as client:

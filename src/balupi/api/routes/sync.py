@@ -139,6 +139,8 @@ async def report_folders(request: Request, user: CurrentUser, services: Services
 @router.get("/api/mobile/sync/folders/{device_id}")
 async def mobile_folders(device_id: str, user: CurrentUser, services: ServicesDep) -> Response:
     folders = services.uploads.mobile_folders
+    if await folders.owned_by_another(device_id, _scope(user)):
+        raise HTTPException(status_code=404, detail="Device not found")
     if _nas_awake(services):
         response = await services.nas_link.client.request(
             "GET",
@@ -160,6 +162,8 @@ async def mobile_folders(device_id: str, user: CurrentUser, services: ServicesDe
 async def update_mobile_folder(
     folder_id: str, request: Request, user: CurrentUser, services: ServicesDep
 ) -> Response:
+    if await services.uploads.mobile_folders.folder_owned_by_another(folder_id, _scope(user)):
+        raise HTTPException(status_code=404, detail="Folder not found")
     if _nas_awake(services):
         return await _forward(request, services)
     changes = await _parse(request, _FOLDER_CHANGES)

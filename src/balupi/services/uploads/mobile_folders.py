@@ -14,7 +14,8 @@ is the first user (not an admin) whose request for it the NAS answered, normally
 itself, whose device id is a random UUID no one else knows first; a NAS that later refuses that
 user (403/404) takes the device from them. Another user's device looks like one the Pi does not
 know: 404. A copy kept before owners were recorded is an admin's until its owner fetches it
-again. While the NAS is awake, it decides.
+again. While the NAS is awake the same rule holds for a device whose owner the Pi knows (the NAS
+itself would serve it to anyone); a device the Pi has no owner for yet is the NAS's to answer.
 """
 
 from __future__ import annotations
@@ -107,6 +108,23 @@ class MobileFolders:
                         await self._save(data)
                         return dict(folder)
         return None
+
+    async def owned_by_another(self, device_id: str, scope: str | None) -> bool:
+        """Whether the Pi knows ``device_id`` to be someone other than ``scope``'s."""
+        data = await self._load()
+        owner = data["owners"].get(device_id)
+        return owner is not None and not self._visible(data, device_id, scope)
+
+    async def folder_owned_by_another(self, folder_id: str, scope: str | None) -> bool:
+        """Whether folder ``folder_id`` sits on a device the Pi knows to be another user's."""
+        data = await self._load()
+        return any(
+            str(folder.get("id")) == folder_id
+            and data["owners"].get(device_id) is not None
+            and not self._visible(data, device_id, scope)
+            for device_id, folders in data["devices"].items()
+            for folder in folders
+        )
 
     @staticmethod
     def _visible(data: dict[str, Any], device_id: str, scope: str | None) -> bool:
