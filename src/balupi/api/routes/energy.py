@@ -143,9 +143,17 @@ class CostStepPublic(CostLinePublic):
 
 
 class CostsPublic(BaseModel):
+    """A calendar period's costs. ``from``/``to`` are the whole period (UTC); its energy is
+    counted up to ``counted_until`` (closed hours, never the future): the dashboard asks the
+    history, the NAS link and the savings for the same window."""
+
     period: Period
     first_day: date
     last_day: date
+    start: str = Field(serialization_alias="from")
+    end: str = Field(serialization_alias="to")
+    counted_until: str
+    now: str
     timezone: str
     currency: str | None
     devices: list[DevicePublic]
@@ -445,6 +453,10 @@ def _costs_public(energy: EnergyService, report: CostReport) -> CostsPublic:
         period=report.period,
         first_day=report.first_day,
         last_day=report.end_day - timedelta(days=1),
+        start=utc_iso(report.start),
+        end=utc_iso(report.end),
+        counted_until=utc_iso(report.counted_until),
+        now=utc_iso(report.now),
         timezone=energy.calendar.zone.key,
         currency=report.currency,
         devices=[DevicePublic.of(device) for device in report.devices],

@@ -142,6 +142,10 @@ class CostReport:
     period: Period
     first_day: date
     end_day: date  # exclusive
+    start: datetime  # the period's first instant (local midnight of ``first_day``)
+    end: datetime  # and its end, exclusive
+    counted_until: datetime  # energy is counted in [start, counted_until): closed hours, not now
+    now: datetime
     currency: str | None
     devices: list[DeviceInfo]
     by_device: dict[int, CostLine]
@@ -188,10 +192,16 @@ class CostReporter:
                 breakdown = _breakdown(days, self._day_labels(days))
             currency = await tariff_currency(session)
         by_device = {device.id: CostLine.of(days[device.id]) for device in devices}
+        now = self._clock.now()
+        period_start, period_end = calendar.day_start(first), calendar.day_start(end)
         return CostReport(
             period=period,
             first_day=first,
             end_day=end,
+            start=period_start,
+            end=period_end,
+            counted_until=_counted_until(devices, period_start, period_end, now),
+            now=now,
             currency=currency,
             devices=devices,
             by_device=by_device,
@@ -222,6 +232,17 @@ class CostReporter:
                 moved.append(day._replace(start=month_start))
             by_month[device_id] = moved
         return by_month, labels
+
+
+def _counted_until(
+    devices: Iterable[DeviceInfo], start: datetime, end: datetime, now: datetime
+) -> datetime:
+    """Up to where the period's energy is counted: the closed hours every plug has rolled up
+    (the earliest watermark), never past now or the period. The dashboard asks the history for
+    the same window, so its chart and these costs add up the same hours."""
+    marks = [device.hourly_done_until for device in devices if device.hourly_done_until]
+    counted = min(marks, default=start)
+    return max(start, min(counted, end, now))
 
 
 def _breakdown(series: dict[int, list[Rollup]], labels: dict[datetime, str]) -> list[CostBucket]:
