@@ -38,7 +38,7 @@ from balupi.sim.nas.app import NAS_VERSION, create_nas_app
 from balupi.sim.nas.control import create_control_app
 from balupi.sim.nas.notices import LifecycleNotifier, build_snapshot
 from balupi.sim.nas.power import PowerModel, PowerState, PowerTransitionError
-from balupi.sim.nas.sleep import SleepConfig, SleepService
+from balupi.sim.nas.sleep import CHECK_INTERVAL_S, SleepConfig, SleepService
 from balupi.sim.nas.state import NasState
 from balupi.sim.nas.timestamps import iso_z
 from balupi.sim.nas.users import DEFAULT_JWT_SECRET, DEFAULT_MAC, DEFAULT_USERS, UserSpec
@@ -227,7 +227,11 @@ class NasEmulator:
             self.nas.mark_booted()
             self._spawn(self._announce_online())
         if self.config.sleep_tick_seconds is not None:
-            self._spawn(self._sleep_ticker(self.config.sleep_tick_seconds))
+            # Compressed time ticks faster, so no tick spans more than one idle check.
+            period = min(
+                self.config.sleep_tick_seconds, CHECK_INTERVAL_S / self.nas.sleep.time_scale
+            )
+            self._spawn(self._sleep_ticker(period))
 
     async def close(self) -> None:
         """A graceful stop of the machine (notice if it is up), then release every socket."""
