@@ -71,7 +71,7 @@ class NasEmulatorConfig:
     notify_url: str | None = None
     handshake_secret: str | None = None
     hostname: str = "baluhost"
-    sleep: SleepConfig = field(default_factory=SleepConfig)  # the sleep service's start config
+    sleep: SleepConfig = field(default_factory=SleepConfig)  # the sleep service's at start
     sleep_time_scale: float = 1.0  # emulated sleep-service seconds per real second
     sleep_tick_seconds: float | None = 1.0  # how often its timers run; None: only on sleep_tick()
 
@@ -113,7 +113,7 @@ class NasEmulator:
         )
         self.nas.sleep = SleepService(
             self.nas.clock,
-            config=config.sleep.model_copy(),
+            config=config.sleep,
             time_scale=config.sleep_time_scale,
             active_uploads=lambda: len(self.nas.chunked_uploads),
         )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from balupi.sim.nas.timestamps import iso_z
 
@@ -66,7 +66,13 @@ _DOZING = frozenset(
 
 
 class SleepConfig(BaseModel):
-    """The sleep configuration as ``GET /api/system/sleep/config`` shows it, with its defaults."""
+    """The sleep configuration as ``GET /api/system/sleep/config`` shows it, with its defaults.
+
+    Frozen: a change is a new object (``SleepConfigUpdate.applied_to``), so one config may be
+    shared, hashed and kept in a frozen ``NasEmulatorConfig``.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     auto_idle_enabled: bool = False
     idle_timeout_minutes: int = 15
