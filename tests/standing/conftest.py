@@ -56,7 +56,9 @@ def plain_tracebacks() -> None:
     error, minutes for a fuzz run that provokes a few hundred.
     """
     processors = [
-        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+        structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
         if isinstance(processor, structlog.dev.ConsoleRenderer)
         else processor
         for processor in structlog.get_config()["processors"]
