@@ -202,3 +202,15 @@ async def test_a_parked_upload_is_retried_or_discarded_by_its_owner_or_an_admin(
     statuses = {row.id: row.status for row in await home.queue()}
     assert statuses == {first: QueueStatus.PENDING, second: QueueStatus.CANCELLED}
     assert [upload.local_path.exists() for upload in uploads] == [True, False]
+
+
+def test_held_paths_answer_as_comparing_with_each_would() -> None:
+    """The worker's fast lookup of held paths agrees with the pairwise rule it replaces."""
+    from balupi.services.uploads.worker import _HeldPaths, _overlap
+
+    held_paths = ["a/b", "c", "d/e/f", "g/h.txt"]
+    held = _HeldPaths()
+    for path in held_paths:
+        held.add(path)
+    for path in ["a", "a/b", "a/b/c", "a/bc", "c/x", "cx", "d", "d/e", "d/e/g", "g/h", "x", "g"]:
+        assert held.touches(path) == any(_overlap(path, h) for h in held_paths), path

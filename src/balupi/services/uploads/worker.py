@@ -52,7 +52,7 @@ from balupi.db.models import (
 )
 from balupi.errors import NasRejected, NasUnreachable, NotAuthenticated
 from balupi.logs import get_logger
-from balupi.services.files.paths import UNSTORABLE_NAME, storable
+from balupi.services.files.paths import UNSTORABLE_NAME, ancestors, storable
 from balupi.services.nas.link import LinkSnapshot, NasLink
 from balupi.services.uploads import nas_push
 from balupi.services.uploads.conflicts import ConflictDecision, Conflicts
@@ -79,6 +79,26 @@ def _paths_of(entry: UploadQueueEntry) -> list[str]:
 def _overlap(a: str, b: str) -> bool:
     """The same path, or one inside the other (a change to a folder touches what it holds)."""
     return a == b or a.startswith(f"{b}/") or b.startswith(f"{a}/")
+
+
+class _HeldPaths:
+    """Paths held back, asked ``_overlap`` in time proportional to a path's depth (a queue can
+    hold thousands of failing entries; comparing each with each would not do)."""
+
+    def __init__(self) -> None:
+        self._paths: set[str] = set()
+        self._above: set[str] = set()  # every folder containing a held path
+
+    def add(self, path: str) -> None:
+        self._paths.add(path)
+        self._above.update(ancestors(path))
+
+    def touches(self, path: str) -> bool:
+        return (
+            path in self._paths
+            or path in self._above
+            or any(folder in self._paths for folder in ancestors(path))
+        )
 
 
 Listener = Callable[[], Awaitable[None] | None]
@@ -212,7 +232,7 @@ class SyncWorker:
         however many there are, due entries behind them are still found."""
         now = self._clock.now()
         due: list[UploadQueueEntry] = []
-        held: list[str] = []
+        held = _HeldPaths()
         after = 0
         page = self.settings.batch * 4
         while len(due) < self.settings.batch:
@@ -229,8 +249,9 @@ class SyncWorker:
                 ready = entry.status in RUNNABLE and (
                     entry.next_attempt_at is None or entry.next_attempt_at <= now
                 )
-                if not ready or any(_overlap(p, h) for p in paths for h in held):
-                    held.extend(paths)
+                if not ready or any(held.touches(path) for path in paths):
+                    for path in paths:
+                        held.add(path)
                 else:
                     due.append(entry)
                 if len(due) >= self.settings.batch:
