@@ -1,4 +1,5 @@
-"""``ForkedServe``: ``balupi serve`` killed and restarted again and again, each start fast."""
+"""BaluPi as a process beside one NAS emulator: ``ForkedServe`` (killed and restarted again and
+again, each start fast) and the NAS fixture the SIGKILL loop and the disk-full test share."""
 
 from __future__ import annotations
 
@@ -8,15 +9,62 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
+from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from tests.processes import clean_environment, free_port
+from tests.uploads.conftest import HOME_JWT_SECRET, HOME_USERS
 
 ZYGOTE = Path(__file__).with_name("_warm_serve.py")
+
+
+@pytest.fixture(name="nas")
+async def asleep_nas(tmp_path: Path) -> AsyncIterator[NasEmulator]:
+    """One NAS emulator for a whole test, asleep at first; only BaluPi is ever killed."""
+    config = NasEmulatorConfig(
+        storage=tmp_path / "nas",
+        users=HOME_USERS,
+        jwt_secret=HOME_JWT_SECRET,
+        boot_seconds=0.1,
+        start_asleep=True,
+    )
+    async with NasEmulator(config) as emulator:
+        yield emulator
+
+
+def pi_settings(nas: NasEmulator, data_dir: Path) -> dict[str, str]:
+    """``BALUPI_*`` settings (without the prefix) of a Pi in front of ``nas``, waking it on the
+    loopback."""
+    return {
+        "DATA_DIR": str(data_dir),
+        "NAS_URL": nas.api_url,
+        "NAS_JWT_SECRET": HOME_JWT_SECRET,
+        "NAS_MAC": nas.config.mac,
+        "WOL_BROADCAST": "127.0.0.1",
+        "WOL_PORT": str(nas.wol_port),
+        "LOG_LEVEL": "WARNING",
+        "MDNS_ENABLED": "false",
+    }
+
+
+async def wait_healthy(url: str, alive: Callable[[], bool], log: Path, timeout: float = 60) -> None:
+    """Return once ``url``'s ``/api/health`` answers 200; fail if the process died first."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient(base_url=url, timeout=1) as client:
+        while True:
+            try:
+                if (await client.get("/api/health")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                assert alive(), log.read_text()[-3000:]
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("BaluPi did not answer /api/health in time")
+            await asyncio.sleep(0.02)
 
 
 def _alive(pid: int) -> bool:
@@ -60,17 +108,7 @@ class ForkedServe:
         pid = self._pid = int(answer)
         self.url = f"http://127.0.0.1:{port}"
         self.starts += 1
-        deadline = asyncio.get_running_loop().time() + timeout
-        async with httpx.AsyncClient(base_url=self.url, timeout=1) as client:
-            while True:
-                try:
-                    if (await client.get("/api/health")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    assert _alive(pid), self._log.read_text()[-3000:]
-                if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError("balupi serve did not answer /api/health in time")
-                await asyncio.sleep(0.02)
+        await wait_healthy(self.url, lambda: _alive(pid), self._log, timeout)
 
     def kill(self) -> None:
         """SIGKILL, and wait until the process is gone: no shutdown code of BaluPi's runs."""

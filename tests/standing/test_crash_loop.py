@@ -29,9 +29,10 @@ import httpx
 import pytest
 
 from balupi.sim.nas import files as nas_files
-from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
-from tests.standing._restarts import ForkedServe
-from tests.uploads.conftest import HOME_JWT_SECRET, HOME_USERS, bearer, eventually
+from balupi.sim.nas.server import NasEmulator
+from tests.standing import _restarts
+from tests.standing._restarts import ForkedServe, pi_settings
+from tests.uploads.conftest import HOME_JWT_SECRET, bearer, eventually
 
 RUNS = int(os.environ.get("BALUPI_CRASH_RUNS", "20"))  # per scenario
 INGEST_KILL_AFTER = tuple(0.004 * k for k in range(10))  # seconds after the run's 1st or 2nd 200
@@ -42,33 +43,13 @@ ALICE = bearer(2, "alice", secret=HOME_JWT_SECRET)
 ADMIN = bearer(1, "admin", "admin", secret=HOME_JWT_SECRET)
 
 
-@pytest.fixture
-async def nas(tmp_path: Path) -> AsyncIterator[NasEmulator]:
-    """One NAS emulator for a whole loop, asleep at first; only BaluPi is ever killed."""
-    config = NasEmulatorConfig(
-        storage=tmp_path / "nas",
-        users=HOME_USERS,
-        jwt_secret=HOME_JWT_SECRET,
-        boot_seconds=0.1,
-        start_asleep=True,
-    )
-    async with NasEmulator(config) as emulator:
-        yield emulator
+nas = _restarts.asleep_nas  # one NAS emulator for the whole loop, asleep at first
 
 
 @pytest.fixture
 def pi(nas: NasEmulator, tmp_path: Path) -> Iterator[ForkedServe]:
     """``balupi serve`` in front of ``nas``, which it may wake on the loopback."""
-    serve = ForkedServe(
-        tmp_path / "pi.log",
-        DATA_DIR=str(tmp_path / "pi"),
-        NAS_URL=nas.api_url,
-        NAS_JWT_SECRET=HOME_JWT_SECRET,
-        NAS_MAC=nas.config.mac,
-        WOL_BROADCAST="127.0.0.1",
-        WOL_PORT=str(nas.wol_port),
-        LOG_LEVEL="WARNING",
-    )
+    serve = ForkedServe(tmp_path / "pi.log", **pi_settings(nas, tmp_path / "pi"))
     with serve.killed_at_exit():
         yield serve
 
