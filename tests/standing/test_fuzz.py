@@ -1,21 +1,23 @@
 """Standing fuzz suite: schemathesis over BaluPi's own OpenAPI document, no input gets a 500.
 
 Every operation is sent valid and invalid requests (schemathesis' positive and negative modes)
-by an admin and by a user, with the emulated NAS awake and asleep, to a BaluPi served on
-loopback (``standing_home``). A case passes when the answer is not a server error BaluPi did not
-mean, and every error body is JSON with ``detail`` (clients.md §6: clients read ``detail``).
-The 5xx BaluPi means are allowed: 502 (a plug failed), 503 (the NAS sleeps or is away: the
-answer clients wait on), 507 (the disk is full).
+by an admin and by a user with the emulated NAS awake, and by the admin with it asleep, to a
+BaluPi served on loopback (``standing_home``). A case passes when the answer is not a server
+error BaluPi did not mean, and every error body is JSON with ``detail`` (clients.md §6: clients
+read ``detail``). The 5xx BaluPi means are allowed: 502 (a plug failed), 503 (the NAS sleeps or
+is away: the answer clients wait on), 507 (the disk is full).
 
 Bounded for CI: a fixed number of examples per operation, derandomized so a run is repeatable,
 no shrinking (failures are collected, not raised one by one). The number of cases run is
-printed at the end of the session (``cases fuzzed``).
+printed at the end of the session (``cases fuzzed``). For a deeper run by hand, raise the
+examples: ``BALUPI_FUZZ_EXAMPLES=25 pytest tests/standing/test_fuzz.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,8 +34,8 @@ from tests.standing.conftest import FUZZ_TALLY, StandingHome
 
 # Per operation and generation mode: the whole module stays near 90 s on two cores (about a
 # quarter of a second per case, most of it schemathesis generating the case).
-EXAMPLES_AWAKE = 4
-EXAMPLES_ASLEEP = 2
+EXAMPLES_AWAKE = int(os.environ.get("BALUPI_FUZZ_EXAMPLES", "4"))
+EXAMPLES_ASLEEP = max(1, EXAMPLES_AWAKE // 2)
 REQUEST_TIMEOUT_S = 15.0
 DELIBERATE_5XX = {502, 503, 507}
 
