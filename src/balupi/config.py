@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     cache_max_bytes: ByteSize = ByteSize(32 * 1024**3)
     cache_high_watermark: float = Field(default=0.85, gt=0, le=1)
     cache_max_file_bytes: ByteSize = ByteSize(2 * 1024**3)
+    # Cache warming (issue 12): bytes fetched in one burst right after the NAS wakes, of files
+    # that changed within CACHE_WARM_DAYS in folders browsed within as many days (0 bytes: off).
+    cache_warm_bytes: ByteSize = ByteSize(1024**3)
+    cache_warm_days: int = Field(default=7, ge=1, le=365)
 
     tapo_username: str | None = None
     tapo_password: SecretStr | None = None
