@@ -7,9 +7,28 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly detail: string,
+    /** The API's stable machine code, where it sends one. */
+    readonly code?: string,
+    /** FastAPI's list of field errors: shown as one plain sentence, never field names. */
+    readonly invalid = false,
   ) {
     super(detail || `HTTP ${status}`);
   }
+}
+
+function codeOf(data: unknown): string | undefined {
+  if (!data || typeof data !== 'object' || !('code' in data)) return undefined;
+  const { code } = data as { code: unknown };
+  return typeof code === 'string' ? code : undefined;
+}
+
+function invalidList(data: unknown): boolean {
+  return (
+    !!data &&
+    typeof data === 'object' &&
+    'detail' in data &&
+    Array.isArray((data as { detail: unknown }).detail)
+  );
 }
 
 type Query = Record<string, string | number | boolean | null | undefined>;
@@ -59,6 +78,6 @@ export async function api<T>(path: string, options: Options = {}): Promise<T> {
   }
   const data: unknown = await response.json().catch(() => null);
   if (response.status === 401 && token) session.end('expired');
-  if (!response.ok) throw new ApiError(response.status, detailOf(data));
+  if (!response.ok) throw new ApiError(response.status, detailOf(data), codeOf(data), invalidList(data));
   return data as T;
 }

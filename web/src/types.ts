@@ -221,6 +221,11 @@ export interface Costs {
   period: Range;
   first_day: string;
   last_day: string;
+  from: string; // the whole period (UTC)
+  to: string;
+  counted_until: string; // its energy is counted up to here: the closed hours
+  now: string;
+  timezone: string;
   currency: string | null;
   devices: DeviceRef[];
   by_device: (CostLine & { id: number })[];
@@ -251,4 +256,10 @@ export interface TariffInput {
   valid_until: string | null;
   starts_at: string | null;
   ends_at: string | null;
+}
+
+/** `POST /api/energy/tariffs` (with `?dry_run=true`: what it would do, nothing stored). */
+export interface TariffCreated {
+  tariff: Tariff;
+  superseded: Tariff[]; // the tariffs it ends (on its valid_from)
 }

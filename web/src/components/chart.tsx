@@ -23,7 +23,17 @@ interface Props {
   xRange?: [number, number];
   /** One bar per month: ticks and the cursor name months. */
   monthly?: boolean;
+  /** Fixed ticks (a period's hours, days or months), thinned to fit; uPlot's own when left out. */
+  ticks?: { at: number[]; labels: string[] };
   testId?: string;
+}
+
+/** Every k-th label, k as small as lets the labels fit side by side in `width` CSS pixels. */
+export function thinned(labels: string[], width: number): string[] {
+  const widest = Math.max(0, ...labels.map((label) => label.length));
+  const needed = widest * 7 + 14; // ~7 px a character at 12 px, and a gap
+  const every = Math.max(1, Math.ceil((labels.length * needed) / Math.max(width, 1)));
+  return labels.map((label, i) => (i % every === 0 ? label : ''));
 }
 
 // Tick steps in seconds: whole seconds, minutes, hours, days, weeks, months.
@@ -106,6 +116,7 @@ export function StackedChart(props: Props) {
     const element = box.current;
     if (!element) return;
     const sums = stack(props.series);
+    const ticks = props.ticks;
     // uPlot draws series in order: the top of the stack first, each lower one over it.
     const order = props.series.map((_, i) => i).reverse();
     const cursorTime = new Intl.DateTimeFormat(
@@ -125,6 +136,8 @@ export function StackedChart(props: Props) {
     const options: uPlot.Options = {
       width: element.clientWidth || 600,
       height: props.height ?? 260,
+      // Room on the right, so the last tick's label is never cut off.
+      padding: [12, 28, 0, 0],
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), props.timeZone),
       cursor: { points: { show: props.kind === 'area' }, drag: { x: false, y: false } },
       legend: { live: true },
@@ -137,10 +150,11 @@ export function StackedChart(props: Props) {
           stroke: '#64748b',
           space: 64,
           incrs: INCREMENTS,
-          ...(props.monthly ? { splits: () => props.x } : {}),
+          ...(ticks ? { splits: () => ticks.at } : props.monthly ? { splits: () => props.x } : {}),
           grid: { stroke: '#eef2f6' },
           ticks: { stroke: '#e2e8f0' },
-          values: (_u, splits, _axis, _space, step) => {
+          values: (u, splits, _axis, _space, step) => {
+            if (ticks) return thinned(ticks.labels, u.bbox.width / devicePixelRatio);
             const format = tickFormat(props.timeZone, props.monthly ? 30 * 86400 : step);
             return splits.map((ts) => format.format(new Date(ts * 1000)));
           },
@@ -202,6 +216,7 @@ export function StackedChart(props: Props) {
     props.xRange?.[0],
     props.xRange?.[1],
     props.monthly,
+    props.ticks,
   ]);
 
   return <div class="chart" ref={box} data-testid={props.testId} />;

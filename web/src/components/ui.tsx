@@ -3,7 +3,8 @@
 import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { ApiError } from '../api';
-import { t } from '../i18n';
+import { lang, t, type Key } from '../i18n';
+import { translatedError } from '../messages';
 
 export type Tone = 'good' | 'warn' | 'bad' | 'info' | 'idle';
 
@@ -67,14 +68,28 @@ export function Meter(props: { ratio: number; warnAt?: number; badAt?: number; l
   );
 }
 
+/** What went wrong, as a plain sentence in the reader's language: a known refusal translated,
+ *  otherwise (in German) a sentence for its status; never field names or exception text. */
 export function errorText(error: unknown): string {
   if (error instanceof ApiError) {
     if (error.status === 0) return t('error.network');
-    if (error.status === 503) return `${t('error.unavailable')} ${error.detail}`.trim();
     if (error.status === 403) return t('error.forbidden');
-    return error.detail || `HTTP ${error.status}`;
+    if (error.invalid) return t('error.invalid');
+    const known = translatedError(error.detail, error.code);
+    if (known) return known;
+    if (error.status === 503)
+      return lang === 'en' ? `${t('error.unavailable')} ${error.detail}`.trim() : t('error.unavailable');
+    if (lang === 'en' && error.detail && error.status < 500) return error.detail;
+    return statusText(error.status);
   }
-  return error instanceof Error ? error.message : String(error);
+  return t('error.status.5xx');
+}
+
+function statusText(status: number): string {
+  if (status >= 500 && status !== 502) return t('error.status.5xx');
+  const key = `error.status.${status}` as Key;
+  const text = t(key);
+  return text === key ? t('error.status.other', { status }) : text;
 }
 
 export function ErrorNote(props: { error: unknown }) {

@@ -1,8 +1,8 @@
-// What sleeping saved: the NAS plug's measured energy against a NAS that never sleeps.
-//
-// Assumption (shown on the page): an always-on NAS would draw, around the clock, the average power
-// its plug measured while the NAS link knew the NAS to be awake. The difference is priced at the
-// average price the NAS's own energy cost in the same period (its tariffs, night rates included).
+// What sleeping saved, from what was measured in the period: the time the NAS link knew the NAS
+// to be asleep, times the difference between the NAS plug's draw while the NAS was awake and while
+// it was asleep (each the plug's average over the slots the NAS spent wholly in that state). The
+// energy is priced at what the NAS's own energy cost on average in the period (the Costs card's
+// figures). Where a part is missing the card says which, instead of guessing.
 
 import type { HistoryPoint, NasHistory, NasState } from '../types';
 
@@ -35,11 +35,11 @@ export function segments(history: NasHistory): Segment[] {
   return result;
 }
 
-/** Seconds of [start, end) (ms) the NAS spent awake according to `parts`. */
-function awakeSeconds(parts: Segment[], start: number, end: number): number {
+/** Seconds of [start, end) (ms) the NAS spent in a state `is` accepts, according to `parts`. */
+function secondsIn(parts: Segment[], start: number, end: number, is: (s: NasState) => boolean): number {
   let total = 0;
   for (const part of parts) {
-    if (!isAwake(part.state)) continue;
+    if (!is(part.state)) continue;
     const overlap = Math.min(end, part.end) - Math.max(start, part.start);
     if (overlap > 0) total += overlap;
   }
@@ -51,64 +51,54 @@ function coveredSeconds(point: HistoryPoint, stepSeconds: number): number {
   return point.samples > 0 ? stepSeconds : 0;
 }
 
-/** The NAS plug's average draw over the points the NAS was awake for (at least 90 %) of. */
-export function awakeDraw(points: HistoryPoint[], stepSeconds: number, parts: Segment[]): number | null {
+/** The NAS plug's average draw over the points the NAS spent (at least 90 % of) in a state `is`
+ *  accepts; null when there is no such point. */
+export function drawWhile(
+  points: HistoryPoint[],
+  stepSeconds: number,
+  parts: Segment[],
+  is: (s: NasState) => boolean,
+): number | null {
   let wattSeconds = 0;
   let seconds = 0;
   for (const point of points) {
     const start = Date.parse(point.start);
     const covered = coveredSeconds(point, stepSeconds);
     if (covered === 0) continue;
-    if (awakeSeconds(parts, start, start + stepSeconds * 1000) < 0.9 * stepSeconds) continue;
+    if (secondsIn(parts, start, start + stepSeconds * 1000, is) < 0.9 * stepSeconds) continue;
     wattSeconds += point.avg_power_w * covered;
     seconds += covered;
   }
   return seconds > 0 ? wattSeconds / seconds : null;
 }
 
+export type SavingsGap = 'noRecord' | 'neverAwake' | 'noAsleepDraw';
+
 export interface Savings {
-  hours: number; // measured hours in the period
-  actualWh: number;
-  alwaysOnWh: number;
+  asleepSeconds: number;
+  awakeDraw: number;
+  asleepDraw: number;
   savedWh: number;
   pricePerWh: number | null;
   savedMoney: number | null;
 }
 
-/** What the priced points' energy cost per Wh on average; null if none is priced. */
-export function averagePrice(points: HistoryPoint[]): number | null {
-  let pricedWh = 0;
-  let cost = 0;
-  for (const point of points) {
-    if (point.cost !== null && point.energy_wh > 0) {
-      pricedWh += point.energy_wh;
-      cost += point.cost;
-    }
-  }
-  return pricedWh > 0 ? cost / pricedWh : null;
-}
-
-/** The period's savings; `fallbackPrice` (per Wh) where its own points carry no cost (raw ones). */
+/** The period's savings, or why they cannot be told. */
 export function savings(
-  points: HistoryPoint[],
-  stepSeconds: number,
-  draw: number,
-  fallbackPrice: number | null,
-): Savings {
-  let seconds = 0;
-  let actualWh = 0;
-  for (const point of points) {
-    const covered = coveredSeconds(point, stepSeconds);
-    seconds += covered;
-    actualWh += (point.avg_power_w * covered) / 3600;
-  }
-  const alwaysOnWh = (draw * seconds) / 3600;
-  const savedWh = Math.max(0, alwaysOnWh - actualWh);
-  const pricePerWh = averagePrice(points) ?? fallbackPrice;
+  asleepSeconds: number,
+  knownSeconds: number,
+  awakeDraw: number | null,
+  asleepDraw: number | null,
+  pricePerWh: number | null,
+): Savings | SavingsGap {
+  if (knownSeconds <= 0) return 'noRecord';
+  if (awakeDraw === null) return 'neverAwake';
+  if (asleepSeconds > 0 && asleepDraw === null) return 'noAsleepDraw';
+  const savedWh = Math.max(0, (asleepSeconds / 3600) * (awakeDraw - (asleepDraw ?? 0)));
   return {
-    hours: seconds / 3600,
-    actualWh,
-    alwaysOnWh,
+    asleepSeconds,
+    awakeDraw,
+    asleepDraw: asleepDraw ?? 0,
     savedWh,
     pricePerWh,
     savedMoney: pricePerWh === null ? null : savedWh * pricePerWh,

@@ -4,10 +4,11 @@
 
 import { useState } from 'preact/hooks';
 import { api, ApiError } from '../api';
-import { Badge, Card, Dialog, Empty, ErrorNote, Loading, useAction } from '../components/ui';
+import { Badge, Card, Dialog, Empty, ErrorNote, Loading, errorText, useAction } from '../components/ui';
 import { ago, watts } from '../format';
 import { useData } from '../hooks';
 import { t, type Key } from '../i18n';
+import { plainText } from '../messages';
 import { session } from '../session';
 import type { DiscoveryAnswer, NasStatus, Plug, Role } from '../types';
 import { nasStateText } from './overview';
@@ -112,7 +113,7 @@ function PlugRow(props: {
           )}
           <span class="muted small">{t('devices.seen', { when: ago(plug.last_seen_at) })}</span>
         </div>
-        {plug.last_error && <p class="muted small">{plug.last_error}</p>}
+        {plug.last_error && <p class="muted small">{plainText(plug.last_error)}</p>}
       </div>
       <div class="plug-power">{watts(plug.live?.power_w)}</div>
       <div class="plug-actions">
@@ -182,7 +183,7 @@ function ToggleDialog(props: {
       await props.onDone();
     } catch (exc) {
       // BaluPi's own safety rule (the NAS runs): say why, and offer to force it.
-      if (exc instanceof ApiError && exc.status === 409) setRefused(exc.detail);
+      if (exc instanceof ApiError && exc.status === 409) setRefused(errorText(exc));
       else setError(exc);
     } finally {
       setBusy(false);

@@ -1,22 +1,25 @@
-// Energy: live power, history per plug and stacked, costs with the tariffs, the NAS's awake /
-// asleep timeline, and what its sleeping saved.
+// Energy: live power, and for one period (the calendar day, week, month or year holding now, see
+// energy/period.ts) the history per plug and stacked, its costs with the tariffs, the NAS's
+// awake / asleep timeline, and what its sleeping saved. Every card asks for the same window, so
+// their numbers agree.
 
 import { useMemo, useRef, useState } from 'preact/hooks';
 import { api } from '../api';
 import { StackedChart, type ChartSeries } from '../components/chart';
 import { Timeline } from '../components/timeline';
+import { hasCounted, iso, moment, periodLabel, periodOf, type Period } from '../energy/period';
 import { historyChart } from '../energy/series';
 import { Badge, Card, Empty, ErrorNote, Loading, Stat } from '../components/ui';
 import {
-  averagePrice,
-  awakeDraw,
+  drawWhile,
   isAsleep,
   isAwake,
   savings,
   segments,
   type Savings,
+  type SavingsGap,
 } from '../energy/savings';
-import { clock, day, duration, energy, money, num, percent, price, watts } from '../format';
+import { clock, duration, energy, money, percent, price, watts } from '../format';
 import { useData } from '../hooks';
 import { t, type Key } from '../i18n';
 import type { Costs, CurrentPower, DeviceRef, History, NasHistory, Range, Summary } from '../types';
@@ -26,20 +29,29 @@ const COLOURS = ['#2563eb', '#f59e0b', '#10b981', '#8b5cf6', '#ef4444', '#06b6d4
 const STEP_SECONDS = { '5min': 300, hour: 3600, day: 86400 } as const;
 const LIVE_EVERY_MS = 5000; // never faster: the plugs are polled every ENERGY_POLL_SECONDS anyway
 const LIVE_KEEP = 60; // readings kept for the live chart: five minutes
+const DRAW_SAMPLE_MS = 31 * 86400 * 1000; // the longest window hourly history is asked for
 
 export function colourOf(deviceId: number): string {
   return COLOURS[(deviceId - 1) % COLOURS.length];
 }
 
-const history = (range: Range, device?: number | null) =>
-  api<History>('/api/energy/history', { query: { range, device } });
-const nasHistory = (from: string, to: string) => api<NasHistory>('/api/nas/history', { query: { from, to } });
+/** The history of the period's counted window (null before its first closed hour). */
+const historyIn = (p: Period, device?: number | null, range: Range = p.range, from = p.start) =>
+  hasCounted(p)
+    ? api<History>('/api/energy/history', {
+        query: { range, device, from: iso(from), to: iso(p.until) },
+      })
+    : Promise.resolve(null);
+const nasHistory = (from: number, to: number) =>
+  api<NasHistory>('/api/nas/history', { query: { from: iso(from), to: iso(to) } });
 
 export function Energy() {
   const [range, setRange] = useState<Range>('day');
   const [device, setDevice] = useState<number | null>(null);
-  const all = useData(() => history(range), [range]);
-  const devices = all.data?.series.map((s) => s.device) ?? [];
+  const costs = useData(() => api<Costs>('/api/energy/costs', { query: { period: range } }), [range]);
+  const period = useMemo(() => (costs.data ? periodOf(costs.data) : null), [costs.data]);
+  const all = useData(() => (period ? historyIn(period) : Promise.resolve(undefined)), [period]);
+  const devices = costs.data?.devices ?? [];
   const nas = devices.find((d) => d.role === 'nas');
   const summary = useData(() => api<Summary>('/api/energy/summary'), []);
   return (
@@ -50,12 +62,14 @@ export function Energy() {
         setRange={setRange}
         device={device}
         setDevice={setDevice}
+        period={period}
+        devices={devices}
         all={all.data}
-        error={all.error}
+        error={costs.error ?? all.error}
       />
-      <CostsCard range={range} summary={summary.data} />
-      <SavingsCard range={range} nas={nas} currency={summary.data?.currency ?? null} />
-      <TimelineCard range={range} all={all.data} />
+      <CostsCard period={period} costs={costs.data} summary={summary.data} />
+      <SavingsCard period={period} costs={costs.data} nas={nas} />
+      <TimelineCard period={period} />
     </div>
   );
 }
@@ -76,6 +90,18 @@ function RangeTabs(props: { range: Range; setRange: (r: Range) => void }) {
         </button>
       ))}
     </div>
+  );
+}
+
+/** "Tue, 8 Dec 2026 · counted up to 14:00" under a card's title. */
+function PeriodNote(props: { period: Period | null; counted?: boolean }) {
+  const p = props.period;
+  if (!p) return null;
+  return (
+    <span class="muted small period-note" data-testid="period-note">
+      {periodLabel(p)}
+      {props.counted && hasCounted(p) && ` · ${t('period.countedUntil', { time: moment(p, p.until) })}`}
+    </span>
   );
 }
 
@@ -183,16 +209,18 @@ function HistoryCard(props: {
   setRange: (r: Range) => void;
   device: number | null;
   setDevice: (d: number | null) => void;
-  all: History | undefined;
+  period: Period | null;
+  devices: DeviceRef[];
+  all: History | null | undefined;
   error: unknown;
 }) {
+  const p = props.period;
   const one = useData(
-    () => (props.device === null ? Promise.resolve(undefined) : history(props.range, props.device)),
-    [props.range, props.device],
+    () => (props.device === null || !p ? Promise.resolve(undefined) : historyIn(p, props.device)),
+    [p, props.device],
   );
   const data = props.device === null ? props.all : one.data;
-  const chart = useMemo(() => (data ? historyChart(data, colourOf) : null), [data]);
-  const devices = props.all?.series.map((s) => s.device) ?? [];
+  const chart = useMemo(() => (data && p ? historyChart(data, p, colourOf) : null), [data, p]);
 
   return (
     <Card
@@ -201,22 +229,24 @@ function HistoryCard(props: {
       testId="history-card"
       action={<RangeTabs range={props.range} setRange={props.setRange} />}
     >
-      <div class="row between">
+      <div class="row between wrap">
         <p class="muted small">
           {chart?.per === 'month'
             ? t('history.energyPerMonth')
             : chart?.per === 'day'
               ? t('history.energyPerDay')
               : t('history.power')}
+          {' · '}
+          <PeriodNote period={p} counted />
         </p>
-        <label class="inline">
+        <label class="inline device-pick">
           {t('history.device')}
           <select
             value={props.device ?? ''}
             onChange={(e) => props.setDevice(e.currentTarget.value ? Number(e.currentTarget.value) : null)}
           >
             <option value="">{t('history.allStacked')}</option>
-            {devices.map((d) => (
+            {props.devices.map((d) => (
               <option key={d.id} value={d.id}>
                 {d.name}
               </option>
@@ -225,45 +255,38 @@ function HistoryCard(props: {
         </label>
       </div>
       <ErrorNote error={props.error ?? one.error} />
-      {!data && !props.error && <Loading />}
+      {data === undefined && !props.error && <Loading />}
+      {data === null && <Empty>{t('history.nothingCounted')}</Empty>}
       {data && !chart && <Empty>{t('history.empty')}</Empty>}
       {chart && (
-        <StackedChart
-          x={chart.x}
-          series={chart.series}
-          kind={chart.kind}
-          unit={chart.unit}
-          timeZone={chart.timeZone}
-          monthly={chart.per === 'month'}
-          testId="history-chart"
-        />
+        <>
+          <StackedChart
+            x={chart.x}
+            xRange={chart.xRange}
+            ticks={chart.ticks}
+            series={chart.series}
+            kind={chart.kind}
+            unit={chart.unit}
+            timeZone={chart.timeZone}
+            monthly={chart.per === 'month'}
+            testId="history-chart"
+          />
+          <p class="muted small">
+            {t('history.total')} <strong data-testid="chart-total">{energy(chart.totalWh)}</strong>
+          </p>
+        </>
       )}
     </Card>
   );
 }
 
-function CostsCard(props: { range: Range; summary: Summary | undefined }) {
-  const costs = useData(
-    () => api<Costs>('/api/energy/costs', { query: { period: props.range } }),
-    [props.range],
-  );
+function CostsCard(props: { period: Period | null; costs: Costs | undefined; summary: Summary | undefined }) {
   const summary = props.summary;
-  const c = costs.data;
+  const c = props.costs;
   const names = new Map((c?.devices ?? []).map((d) => [d.id, d]));
   return (
-    <Card
-      title={t('costs.title')}
-      testId="costs-card"
-      action={
-        c && (
-          <span class="muted small">
-            {day(c.first_day)} – {day(c.last_day)}
-          </span>
-        )
-      }
-    >
-      {!c && !costs.error && <Loading />}
-      <ErrorNote error={costs.error} />
+    <Card title={t('costs.title')} testId="costs-card" action={<PeriodNote period={props.period} />}>
+      {!c && <Loading />}
       {c && (
         <table class="table">
           <thead>
@@ -276,8 +299,8 @@ function CostsCard(props: { range: Range; summary: Summary | undefined }) {
           </thead>
           <tbody>
             {c.by_device.map((line) => (
-              <tr key={line.id}>
-                <td>
+              <tr key={line.id} data-testid={`costs-${line.id}`}>
+                <td class="name-cell">
                   <i class="swatch" style={{ background: colourOf(line.id) }} />
                   {names.get(line.id)?.name ?? `#${line.id}`}
                 </td>
@@ -290,7 +313,9 @@ function CostsCard(props: { range: Range; summary: Summary | undefined }) {
           <tfoot>
             <tr>
               <th>{t('costs.total')}</th>
-              <th class="num">{energy(c.total.energy_wh)}</th>
+              <th class="num" data-testid="costs-energy">
+                {energy(c.total.energy_wh)}
+              </th>
               <th class="num" data-testid="costs-total">
                 {money(c.total.cost, c.currency)}
               </th>
@@ -298,6 +323,11 @@ function CostsCard(props: { range: Range; summary: Summary | undefined }) {
             </tr>
           </tfoot>
         </table>
+      )}
+      {props.period && hasCounted(props.period) && (
+        <p class="muted small">
+          {t('costs.countedUntil', { time: moment(props.period, props.period.until) })}
+        </p>
       )}
       {c && c.total.unpriced_energy_wh > 0 && (
         <p class="note warn">{t('costs.unpriced', { energy: energy(c.total.unpriced_energy_wh) })}</p>
@@ -315,105 +345,94 @@ function CostsCard(props: { range: Range; summary: Summary | undefined }) {
 }
 
 interface SavingsView {
-  result: Savings;
-  draw: number;
-  asleepSeconds: number;
+  result: Savings | SavingsGap;
   awakeSeconds: number;
-  knownSeconds: number; // of the period, what the NAS link has a record of
-  periodSeconds: number;
+  asleepSeconds: number;
 }
 
-async function loadSavings(range: Range, nas: DeviceRef): Promise<SavingsView | null> {
-  // The awake draw: from the last week's hours, or failing that the last day's five minutes.
-  // The price where the period's own points carry none (five-minute slots): the last week's.
-  let draw: number | null = null;
-  let weekPrice: number | null = null;
-  let period: History | null = null;
-  for (const sample of ['week', 'day'] as const) {
-    const plug = await history(sample, nas.id);
-    const link = await nasHistory(plug.from, plug.to);
-    const points = plug.series[0]?.points ?? [];
-    draw = awakeDraw(points, STEP_SECONDS[plug.resolution], segments(link));
-    if (sample === 'week') weekPrice = averagePrice(points);
-    if (sample === range) period = plug;
-    if (draw !== null) break;
-  }
-  if (draw === null) return null;
-  period ??= await history(range, nas.id);
-  const link = await nasHistory(period.from, period.to);
+/** The NAS's energy price in the period, per Wh: its cost over its priced energy. */
+function nasPrice(costs: Costs, nas: DeviceRef): number | null {
+  const line = costs.by_device.find((d) => d.id === nas.id);
+  const priced = line ? line.energy_wh - line.unpriced_energy_wh : 0;
+  return line && priced > 0 ? line.cost / priced : null;
+}
+
+async function loadSavings(p: Period, costs: Costs, nas: DeviceRef): Promise<SavingsView | 'nothingCounted'> {
+  if (!hasCounted(p)) return 'nothingCounted';
+  const link = await nasHistory(p.start, p.until);
   const parts = segments(link);
-  const seconds = (pred: (s: (typeof parts)[number]['state']) => boolean) =>
-    parts.filter((p) => pred(p.state)).reduce((sum, p) => sum + (p.end - p.start) / 1000, 0);
+  const known = parts
+    .filter((s) => s.state !== 'unknown')
+    .reduce((sum, s) => sum + (s.end - s.start) / 1000, 0);
+  // The draws: five-minute slots for a day, hours otherwise (at most the period's last 31 days).
+  const sample =
+    p.range === 'day'
+      ? await historyIn(p, nas.id)
+      : await historyIn(p, nas.id, 'week', Math.max(p.start, p.until - DRAW_SAMPLE_MS));
+  const points = sample?.series[0]?.points ?? [];
+  const step = sample ? STEP_SECONDS[sample.resolution] : 3600;
   return {
-    result: savings(period.series[0]?.points ?? [], STEP_SECONDS[period.resolution], draw, weekPrice),
-    draw,
-    asleepSeconds: seconds(isAsleep),
-    awakeSeconds: seconds(isAwake),
-    knownSeconds: seconds((state) => state !== 'unknown'),
-    periodSeconds: (Date.parse(link.to) - Date.parse(link.from)) / 1000,
+    result: savings(
+      link.asleep_seconds,
+      known,
+      drawWhile(points, step, parts, isAwake),
+      drawWhile(points, step, parts, isAsleep),
+      nasPrice(costs, nas),
+    ),
+    awakeSeconds: link.awake_seconds,
+    asleepSeconds: link.asleep_seconds,
   };
 }
 
-function SavingsCard(props: { range: Range; nas: DeviceRef | undefined; currency: string | null }) {
-  const nas = props.nas;
+function SavingsCard(props: { period: Period | null; costs: Costs | undefined; nas: DeviceRef | undefined }) {
+  const { period: p, costs, nas } = props;
   const view = useData(
-    () => (nas ? loadSavings(props.range, nas) : Promise.resolve(null)),
-    [props.range, nas?.id],
+    () => (nas && p && costs ? loadSavings(p, costs, nas) : Promise.resolve(null)),
+    [p, nas?.id],
   );
   const v = view.data;
+  const currency = costs?.currency ?? null;
+  const result = v && v !== 'nothingCounted' ? v.result : null;
   return (
-    <Card
-      title={t('savings.title')}
-      testId="savings-card"
-      action={<span class="muted small">{t(`range.last.${props.range}` as Key)}</span>}
-    >
-      {view.data === undefined && !view.error && <Loading />}
+    <Card title={t('savings.title')} testId="savings-card" action={<PeriodNote period={p} />}>
+      {v === undefined && !view.error && <Loading />}
       <ErrorNote error={view.error} />
-      {!nas && <Empty>{t('savings.noNasPlug')}</Empty>}
-      {nas && v === null && <Empty>{t('savings.notYet')}</Empty>}
-      {v && (
+      {costs && !nas && <Empty>{t('savings.noNasPlug')}</Empty>}
+      {v === 'nothingCounted' && <Empty>{t('history.nothingCounted')}</Empty>}
+      {typeof result === 'string' && (
+        <p class="empty" data-testid="savings-gap">
+          {t(`savings.gap.${result}` as Key)}
+        </p>
+      )}
+      {v && v !== 'nothingCounted' && result && typeof result !== 'string' && (
         <>
           <div class="stats">
             <Stat
               label={t('savings.saved')}
-              value={<span data-testid="saved-energy">{energy(v.result.savedWh)}</span>}
-              hint={
-                v.result.alwaysOnWh > 0
-                  ? t('savings.ofAlwaysOn', { share: percent(v.result.savedWh / v.result.alwaysOnWh) })
-                  : undefined
-              }
+              value={<span data-testid="saved-energy">{energy(result.savedWh)}</span>}
             />
             <Stat
               label={t('savings.savedMoney')}
               value={
                 <span data-testid="saved-money">
-                  {v.result.savedMoney === null ? '–' : money(v.result.savedMoney, props.currency)}
+                  {result.savedMoney === null ? '–' : money(result.savedMoney, currency)}
                 </span>
               }
             />
             <Stat
-              label={t('savings.actual')}
-              value={energy(v.result.actualWh)}
-              hint={t('savings.alwaysOn', { energy: energy(v.result.alwaysOnWh) })}
+              label={t('savings.asleep')}
+              value={<span data-testid="savings-asleep">{duration(v.asleepSeconds)}</span>}
+              hint={t('savings.awake', { time: duration(v.awakeSeconds) })}
             />
             <Stat
-              label={t('savings.asleep')}
-              value={duration(v.asleepSeconds)}
-              hint={
-                v.knownSeconds < 0.95 * v.periodSeconds
-                  ? t('savings.awakeOfKnown', {
-                      time: duration(v.awakeSeconds),
-                      known: duration(v.knownSeconds),
-                    })
-                  : t('savings.awake', { time: duration(v.awakeSeconds) })
-              }
+              label={t('savings.draws')}
+              value={watts(result.awakeDraw)}
+              hint={t('savings.asleepDraw', { power: watts(result.asleepDraw) })}
             />
           </div>
           <p class="muted small assumption">
             {t('savings.assumption', {
-              draw: watts(v.draw),
-              price: v.result.pricePerWh === null ? '–' : price(v.result.pricePerWh * 1000, props.currency),
-              hours: num(v.result.hours, 0),
+              price: result.pricePerWh === null ? '–' : price(result.pricePerWh * 1000, currency),
             })}
           </p>
         </>
@@ -422,32 +441,19 @@ function SavingsCard(props: { range: Range; nas: DeviceRef | undefined; currency
   );
 }
 
-function TimelineCard(props: { range: Range; all: History | undefined }) {
-  const span = props.all ? { from: props.all.from, to: props.all.to } : null;
-  const link = useData(
-    () => (span ? nasHistory(span.from, span.to) : Promise.resolve(undefined)),
-    [span?.from, span?.to],
-  );
+function TimelineCard(props: { period: Period | null }) {
+  const p = props.period;
+  const link = useData(() => (p ? nasHistory(p.start, p.now) : Promise.resolve(undefined)), [p]);
   const parts = useMemo(() => (link.data ? segments(link.data) : []), [link.data]);
   const l = link.data;
   return (
-    <Card
-      wide
-      title={t('timeline.title')}
-      testId="timeline-card"
-      action={<span class="muted small">{t(`range.last.${props.range}` as Key)}</span>}
-    >
+    <Card wide title={t('timeline.title')} testId="timeline-card" action={<PeriodNote period={p} />}>
       <ErrorNote error={link.error} />
       {!l && !link.error && <Loading />}
-      {l && props.all && (
+      {l && p && (
         <>
-          <Timeline
-            parts={parts}
-            from={Date.parse(l.from)}
-            to={Date.parse(l.to)}
-            timeZone={props.all.timezone}
-          />
-          <p class="muted small">
+          <Timeline parts={parts} period={p} />
+          <p class="muted small" data-testid="timeline-summary">
             {t('timeline.summary', {
               awake: duration(l.awake_seconds),
               asleep: duration(l.asleep_seconds),

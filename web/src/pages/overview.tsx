@@ -7,6 +7,7 @@ import { Badge, Card, Empty, ErrorNote, Loading, Meter, Stat, useAction, type To
 import { ago, bytes, dateTime, duration, num, percent, watts } from '../format';
 import { useData } from '../hooks';
 import { t, type Key } from '../i18n';
+import { evidenceText } from '../messages';
 import { navigate } from '../router';
 import type {
   Alert,
@@ -100,7 +101,10 @@ function NasCard() {
             </span>
           </div>
           <p class="evidence">
-            <span class="muted">{t('nas.evidence')}</span> {nas.evidence}
+            <span class="muted">{t('nas.evidence')}</span>{' '}
+            <span title={nas.evidence} data-testid="nas-evidence">
+              {evidenceText(nas.evidence)}
+            </span>
           </p>
           <div class="stats">
             <Stat
@@ -406,11 +410,7 @@ function CacheCard() {
               value={num(cache.entries)}
               hint={t('cache.pinned', { count: cache.pinned })}
             />
-            <Stat
-              label={t('cache.dirty')}
-              value={bytes(cache.dirty_bytes)}
-              hint={t('cache.policy', { policy: cache.policy.toUpperCase() })}
-            />
+            <Stat label={t('cache.dirty')} value={bytes(cache.dirty_bytes)} />
           </div>
           <h3>{t('cache.hottest')}</h3>
           {cache.hottest.length === 0 ? (

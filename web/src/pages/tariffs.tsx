@@ -3,12 +3,12 @@
 
 import { useState } from 'preact/hooks';
 import { api } from '../api';
-import { Badge, Card, Empty, ErrorNote, Loading, useAction } from '../components/ui';
+import { Badge, Card, Dialog, Empty, ErrorNote, Loading, useAction } from '../components/ui';
 import { day, energy, money, price } from '../format';
 import { useData } from '../hooks';
 import { t } from '../i18n';
 import { session } from '../session';
-import type { Costs, Tariff, TariffInput } from '../types';
+import type { Costs, Tariff, TariffCreated, TariffInput } from '../types';
 
 function today(): string {
   const now = new Date();
@@ -134,6 +134,8 @@ function TariffForm(props: { tariff?: Tariff; onDone: () => Promise<void>; onCan
   });
   const save = useAction();
   const remove = useAction();
+  // A new tariff that would end another one: what would change, until the admin confirms it.
+  const [shortens, setShortens] = useState<{ body: TariffInput; superseded: Tariff[] } | null>(null);
   const set = (field: keyof typeof form) => (e: { currentTarget: HTMLInputElement }) =>
     setForm({ ...form, [field]: e.currentTarget.value });
 
@@ -148,12 +150,23 @@ function TariffForm(props: { tariff?: Tariff; onDone: () => Promise<void>; onCan
       starts_at: form.startsAt || null,
       ends_at: form.endsAt || null,
     };
-    const done = await save.run(() =>
-      old
-        ? api(`/api/energy/tariffs/${old.id}`, { method: 'PUT', body })
-        : api('/api/energy/tariffs', { method: 'POST', body }),
+    if (old) {
+      if (await save.run(() => api(`/api/energy/tariffs/${old.id}`, { method: 'PUT', body })))
+        await props.onDone();
+      return;
+    }
+    // Ask the API first what adding it would change; a tariff it would shorten needs a yes.
+    const preview = await save.run(() =>
+      api<TariffCreated>('/api/energy/tariffs', { method: 'POST', body, query: { dry_run: true } }),
     );
-    if (done) await props.onDone();
+    if (!preview) return;
+    if (preview.superseded.length > 0) setShortens({ body, superseded: preview.superseded });
+    else await create(body);
+  }
+
+  async function create(body: TariffInput) {
+    setShortens(null);
+    if (await save.run(() => api('/api/energy/tariffs', { method: 'POST', body }))) await props.onDone();
   }
 
   async function drop() {
@@ -212,6 +225,32 @@ function TariffForm(props: { tariff?: Tariff; onDone: () => Promise<void>; onCan
         )}
       </div>
       <ErrorNote error={save.error ?? remove.error} />
+      {shortens && (
+        <Dialog
+          title={t('tariffs.confirmTitle')}
+          onCancel={() => setShortens(null)}
+          actions={
+            <button
+              type="button"
+              class="button primary"
+              data-testid="confirm-shorten"
+              onClick={() => void create(shortens.body)}
+            >
+              {t('tariffs.confirm')}
+            </button>
+          }
+        >
+          {shortens.superseded.map((ended) => (
+            <p key={ended.id} data-testid="shortened">
+              {t('tariffs.confirmEnds', {
+                name: ended.name,
+                from: day(ended.valid_from),
+                until: day(ended.valid_until),
+              })}
+            </p>
+          ))}
+        </Dialog>
+      )}
     </form>
   );
 }
