@@ -20,7 +20,7 @@ from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from tests.processes import clean_environment, free_port
 from tests.uploads.conftest import HOME_JWT_SECRET, HOME_USERS
 
-ZYGOTE = Path(__file__).with_name("_warm_serve.py")
+ZYGOTE = Path(__file__).with_name("_serve_zygote.py")
 
 
 @pytest.fixture(name="nas")
@@ -78,7 +78,7 @@ def _alive(pid: int) -> bool:
 class ForkedServe:
     """``balupi serve`` on the same settings and data, one process at a time, killable anytime.
 
-    The processes are forked by ``_warm_serve.py``, which has imported BaluPi already; each gets
+    The processes are forked by ``_serve_zygote.py``, which has imported BaluPi already; each gets
     its own free loopback port (``url``).
     """
 
