@@ -29,3 +29,23 @@ async def test_an_id_beyond_sqlite_integers_is_refused(
     response = await client.request(method, path, headers=admin_headers, json=body)
     assert response.status_code == 422, response.text
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/api/energy/costs?date=0001-01-01",
+        "/api/energy/costs?date=9999-12-31&period=year",
+        "/api/energy/costs?date=9999-12-31&period=day",
+        "/api/energy/history?from=0001-01-01",
+        "/api/energy/history?range=year&to=9999-12-31",
+        "/api/energy/history?from=0001-01-01T00:00:00Z",
+        "/api/energy/history?to=9999-12-31T23:59:59%2B00:00",
+    ],
+)
+async def test_a_date_no_calendar_arithmetic_can_reach_is_refused(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], query: str
+) -> None:
+    response = await client.get(query, headers=admin_headers)
+    assert response.status_code == 422, response.text
+    assert "detail" in response.json()

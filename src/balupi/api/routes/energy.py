@@ -41,6 +41,10 @@ from balupi.services.energy.tariffs import price_micros
 router = APIRouter(prefix="/api/energy", tags=["energy"])
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The days the energy routes answer for: plugs kept no readings before 1970, and far beyond
+# any reading the calendar's arithmetic still stays inside Python's dates.
+_EARLIEST_DAY = date(1970, 1, 1)
+_LATEST_DAY = date(9000, 12, 31)
 
 
 async def get_energy(services: ServicesDep) -> EnergyService:
@@ -291,6 +295,8 @@ async def get_costs(
     device: RowId | None = None,
 ) -> CostsPublic:
     """Energy and cost per plug and in total for the local period holding ``date``."""
+    if day is not None:
+        _check_day(day, "date")
     with _refusals():
         report = await energy.costs.report(period, day, device)
     return _costs_public(energy, report)
@@ -360,13 +366,22 @@ def _instant(energy: EnergyService, value: str | None, name: str) -> datetime | 
         return None
     try:
         if _DATE_ONLY.match(value):
-            return energy.calendar.day_start(date.fromisoformat(value))
+            return energy.calendar.day_start(_check_day(date.fromisoformat(value), name))
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise HTTPException(422, f"'{name}' is neither a date nor an ISO datetime") from None
     if moment.tzinfo is None:
         raise HTTPException(422, f"'{name}' needs a time zone: add Z or an offset")
+    _check_day(moment.date(), name)
     return moment
+
+
+def _check_day(day: date, name: str) -> date:
+    """``day`` if the calendar can count from it, else 422: a local midnight, the next day or
+    the next year of a day at either end of Python's dates is an ``OverflowError``."""
+    if not _EARLIEST_DAY <= day <= _LATEST_DAY:
+        raise HTTPException(422, f"'{name}' must lie between {_EARLIEST_DAY} and {_LATEST_DAY}")
+    return day
 
 
 # Each instant recurs once per plug and in the total: it is formatted once per answer.
