@@ -2,7 +2,8 @@
 
 Uses the configured database (``BALUPI_DATA_DIR`` / ``BALUPI_DATABASE_URL``, or ``--data-dir``)
 and ``services.energy.filler.HistoryFiller``: every stored plug gets realistic readings for the
-last ``--days`` days before its first real data, rolled up by the roll-up job's own code; with
+last ``--days`` days up to its first real data (or the last closed hour), rolled up by the
+roll-up job's own code; the NAS plug's readings also give the NAS link its awake/asleep past. With
 no plugs stored it adds the demo's NAS and monitor plugs (or ``--plugs N`` plugs), and with no
 tariffs a demo tariff with a night rate. Safe to run beside a running BaluPi.
 """
