@@ -49,6 +49,7 @@ from balupi.services.auth import AuthPolicy, AuthService, TokenCache, UserRoster
 from balupi.services.backup import schedule_backups
 from balupi.services.cache.sources import ListedFiles
 from balupi.services.cache.startup import start_cache
+from balupi.services.cache.warming import CacheWarmer, WarmSettings
 from balupi.services.container import Services
 from balupi.services.energy import EnergyService
 from balupi.services.files.access import FileAccess
@@ -199,6 +200,17 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         known_checksum=checksums_from(file_metadata.entry),
         local_files=cache.local,
     )
+    warmer = CacheWarmer(
+        sessions,
+        nas_link,
+        cache,
+        thumbnails,
+        uploads.tokens,
+        clock,
+        WarmSettings.from_settings(settings),
+    )
+    warmer.attach()  # one burst after each wake of the NAS
+    stack.push_async_callback(warmer.stop)
     pending = PendingChanges(
         uploads.queue,
         file_metadata.entry,

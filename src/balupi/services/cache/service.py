@@ -59,7 +59,7 @@ from balupi.services.cache.model import (
 from balupi.services.cache.origin import NasOrigin
 from balupi.services.cache.policies import Policy, StoredEntry
 from balupi.services.cache.sources import ListingSource, ViewerSource
-from balupi.services.cache.stats import CacheCounters, CacheReport, build_report
+from balupi.services.cache.stats import CacheCounters, CacheReport, WarmReport, build_report
 from balupi.services.cache.store import ContentStore
 from balupi.services.files.paths import Viewer, name_of, normalize_path
 from balupi.services.nas.link import NasLink
@@ -94,6 +94,7 @@ class FileCache:
         self.local = local or LocalFiles()
         self.tuning = tuning  # read at each decision: may be replaced while running
         self.counters = CacheCounters()
+        self.last_warm: WarmReport | None = None  # set by the warmer (``warming.py``)
         self._link = link
         self._waker = waker
         self._clock = clock
@@ -153,6 +154,12 @@ class FileCache:
     @property
     def fills_in_flight(self) -> int:
         return len(self._filler.flights)
+
+    async def abandon(self, path: str) -> None:
+        """Stop the fill of ``path`` if nobody reads it (a warming burst cut short by sleep)."""
+        fill = self._filler.flights.get(path)
+        if fill is not None and fill.readers == 0:
+            await fill.cancel()
 
     def _busy(self) -> set[str]:
         """Paths eviction must leave alone besides pins and open files: fills, pending uploads."""
@@ -307,10 +314,13 @@ class FileCache:
         self.counters.local_bytes += sent
 
     # -- ensuring a file is cached (pins, thumbnails, refetches) -------------------------------
-    async def ensure_cached(self, user: AuthenticatedUser, raw_path: str) -> CachedBytes:
+    async def ensure_cached(
+        self, user: AuthenticatedUser, raw_path: str, *, may_wake: bool = True
+    ) -> CachedBytes:
         """Where ``raw_path``'s bytes are on the Pi, fetching them into the cache if needed.
 
-        ``NotCacheable`` (507) for a file the cache does not admit.
+        ``NotCacheable`` (507) for a file the cache does not admit. Without ``may_wake`` (cache
+        warming) a NAS that is not online is ``NasAsleep``, never woken.
         """
         viewer = await self._viewers.viewer_for(user)
         path = viewer.require(raw_path)
@@ -323,7 +333,7 @@ class FileCache:
             blob = self.store.blob(entry.sha256)
             if await anyio.to_thread.run_sync(blob.exists):
                 return CachedBytes(blob, entry.sha256)
-        await self._require_online(path, None)
+        await self._require_online(path, None if may_wake else "auto")
         delivery = await self._filler.miss(user, path)
         await delivery.close()  # not a reader: the fill goes on without this request
         if delivery.fill is None:
@@ -476,6 +486,7 @@ class FileCache:
             policy=self._policy.name,
             visible=viewer.can_see,
             hottest=hottest,
+            last_warm=self.last_warm,
         )
 
 

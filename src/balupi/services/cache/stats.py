@@ -42,6 +42,19 @@ class CacheCounters:
 
 
 @dataclass(frozen=True)
+class WarmReport:
+    """One warming burst after a wake (``warming.py``): what it fetched, and why it stopped."""
+
+    started_at: str
+    files: int
+    bytes: int
+    thumbnails: int
+    seconds: float
+    budget_bytes: int
+    stopped: str | None = None  # why the burst ended early (the NAS went to sleep or away)
+
+
+@dataclass(frozen=True)
 class HotFile:
     path: str
     size: int
@@ -76,6 +89,7 @@ class CacheReport:
     served_while_nas_down: int
     policy: str
     hottest: list[HotFile] = field(default_factory=list)
+    last_warm: WarmReport | None = None
 
 
 def build_report(
@@ -90,6 +104,7 @@ def build_report(
     policy: str,
     visible: Callable[[str], bool],
     hottest: int,
+    last_warm: WarmReport | None = None,
 ) -> CacheReport:
     """The report of the cache's state now; ``visible`` filters the hottest files shown."""
     c = counters
@@ -138,4 +153,5 @@ def build_report(
             )
             for e in hot
         ],
+        last_warm=last_warm,
     )

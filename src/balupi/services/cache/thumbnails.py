@@ -78,11 +78,13 @@ class Thumbnails:
     async def start(self) -> None:
         await anyio.to_thread.run_sync(lambda: self.directory.mkdir(parents=True, exist_ok=True))
 
-    async def thumbnail(self, user: AuthenticatedUser, raw_path: str, size: int | None) -> Path:
+    async def thumbnail(
+        self, user: AuthenticatedUser, raw_path: str, size: int | None, *, may_wake: bool = True
+    ) -> Path:
         """The thumbnail file of ``raw_path``; ``NotAnImage`` (404) for anything else."""
         if not looks_like_image(raw_path):
             raise NotAnImage()
-        original = await self._cache.ensure_cached(user, raw_path)
+        original = await self._cache.ensure_cached(user, raw_path, may_wake=may_wake)
         edge = edge_for(size)
         target = self.directory / f"{original.key}-{edge}.jpg"
         if await anyio.to_thread.run_sync(target.exists):
