@@ -116,3 +116,26 @@ async def test_changes_kept_while_asleep_refuse_such_names_too(home: Home, name:
         ]
     assert [(a.status_code, a.json()) for a in answers] == [(400, EXPECTED)] * len(answers)
     assert [row.target_path for row in await home.queue()] == ["alice/ok.txt"]
+
+
+@pytest.mark.parametrize("name", list(BAD_NAMES.values()), ids=list(BAD_NAMES))
+async def test_changes_while_awake_refuse_such_names_before_the_nas(home: Home, name: str) -> None:
+    """The NAS answers such a name with a 500; the Pi answers 400 and sends nothing."""
+    alice = home.token("alice")
+    await home.wake()
+    async with home.pi() as pi:
+        made = await pi.post("/api/files/mkdir", headers=alice, json={"path": "alice/ok"})
+        assert made.status_code == 200
+        answers = [
+            await pi.post("/api/files/folder", headers=alice, json={"path": "alice", "name": name}),
+            await pi.post("/api/files/mkdir", headers=alice, json={"path": f"alice/{name}"}),
+            await pi.put(
+                "/api/files/rename", headers=alice, json={"old_path": "alice/ok", "new_name": name}
+            ),
+            await pi.put(
+                "/api/files/move",
+                headers=alice,
+                json={"source_path": "alice/ok", "target_path": f"alice/{name}"},
+            ),
+        ]
+    assert [(a.status_code, a.json()) for a in answers] == [(400, EXPECTED)] * len(answers)

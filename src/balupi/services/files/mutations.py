@@ -47,10 +47,26 @@ from balupi.services.files.model import (
     Rename,
     UnknownFileId,
 )
-from balupi.services.files.paths import SHARED, Viewer, join, name_of, parent_of
+from balupi.services.files.paths import (
+    SHARED,
+    Viewer,
+    join,
+    name_of,
+    parent_of,
+    require_storable,
+)
 from balupi.services.files.upstream import NasGate
 
 log = get_logger(__name__)
+
+
+def produced_path(mutation: CreateFolder | Rename | Move) -> str:
+    """The path a folder, rename or move creates (what the NAS must be able to store)."""
+    match mutation:
+        case CreateFolder(parent=parent, name=name):
+            return join(parent, name)
+        case Rename(target=target) | Move(target=target):
+            return target
 
 
 def nas_request(mutation: Mutation) -> tuple[str, str, dict[str, Any]]:
@@ -184,6 +200,8 @@ class MutationService:
     async def _perform(
         self, mutation: Mutation, user: AuthenticatedUser, trigger: str | None
     ) -> MutationResult:
+        if isinstance(mutation, CreateFolder | Rename | Move):  # awake or asleep: 400, not 500
+            require_storable(produced_path(mutation))
         if not self._gate.online:
             kept = await self._offline.submit(mutation, user, trigger=trigger)
             if kept is not None:

@@ -33,6 +33,7 @@ from balupi.services.files.model import (
     MutationResult,
     Rename,
 )
+from balupi.services.files.mutations import produced_path
 from balupi.services.files.paths import Viewer, join, name_of, parent_of, require_storable
 from balupi.services.uploads.local_copies import LocalCopies
 from balupi.services.uploads.queue import UploadQueue
@@ -87,15 +88,6 @@ def _item(
     }
 
 
-def _produced_path(mutation: CreateFolder | Rename | Move) -> str:
-    """The path a folder, rename or move creates (what the NAS must be able to store)."""
-    match mutation:
-        case CreateFolder(parent=parent, name=name):
-            return join(parent, name)
-        case Rename(target=target) | Move(target=target):
-            return target
-
-
 class PendingChanges:
     def __init__(
         self,
@@ -119,7 +111,7 @@ class PendingChanges:
         if self._is_online():
             return None
         if not isinstance(mutation, Delete):
-            require_storable(_produced_path(mutation))
+            require_storable(produced_path(mutation))
         match mutation:
             case Delete(path=path):
                 cancelled = await self._queue.cancel_pending_upload(path, "deleted before sync")
