@@ -65,10 +65,6 @@ OWN_ACTIONS = {"PUT /api/cache/pins", "DELETE /api/cache/pins"}
 SESSIONS = ("/api/files/upload/chunked/", "/api/files/tus/")
 # A 5xx that is the designed answer, not a fault: the plug named at 127.0.0.1:9 does not answer.
 GATEWAY = {("POST /api/tapo/devices", 502)}
-# The NAS's own unhandled 500 for a rename or move of a missing source (nas-api §3.6), which the
-# Pi passes on as it passes on every refusal of a change. Not an authorization matter: held
-# apart here, and pinned by ``test_a_rename_of_a_missing_file_is_not_a_500`` (xfail) below.
-RELAYED_NAS_500 = {"PUT /api/files/rename", "PUT /api/files/move"}
 HANDSHAKE_SECRET = "the-standing-suite-handshake-secret-0123456789"
 
 
@@ -253,11 +249,7 @@ def _judge(cell: Cell, owned: Targets, owner_saw: dict[str, bool]) -> str | None
     route, who, status = cell.route, cell.identity, cell.response.status_code
     ok = 200 <= status < 300
     shows_owner = ok and OWNER_MARK in cell.response.text
-    expected_5xx = (
-        (str(route), status) in GATEWAY
-        or (status == 503 and cell.state == "asleep")
-        or (status == 500 and str(route) in RELAYED_NAS_500 and cell.state == "awake")
-    )
+    expected_5xx = (str(route), status) in GATEWAY or (status == 503 and cell.state == "asleep")
     if status >= 500 and not expected_5xx:
         return "a 5xx"
     if _public(route):
@@ -363,9 +355,6 @@ async def test_every_route_for_every_identity_awake_and_asleep(home: Home) -> No
     assert not failures, "\n".join(failures)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the Pi relays the NAS's unhandled 500 for a missing source (nas-api §3.6)"
-)
 async def test_a_rename_of_a_missing_file_is_not_a_500(home: Home) -> None:
     await home.wake()
     async with home.pi() as pi:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from balupi.errors import FileError
 from balupi.logs import get_logger
 from balupi.services.auth import AuthenticatedUser, ForwardedAnswer
 from balupi.services.files.access import FileAccess, admit
@@ -58,6 +59,15 @@ from balupi.services.files.paths import (
 from balupi.services.files.upstream import NasGate
 
 log = get_logger(__name__)
+
+
+class SourceNotFound(FileError):
+    """A rename or move of a file or folder the NAS does not have."""
+
+    status_code = 404
+
+    def __init__(self) -> None:
+        super().__init__("File not found")
 
 
 def produced_path(mutation: CreateFolder | Rename | Move) -> str:
@@ -219,7 +229,17 @@ class MutationService:
             await self._follow(mutation, destination, user)
         else:
             log.info("nas refused a change", endpoint=endpoint, status=response.status_code)
+            if response.status_code >= 500 and isinstance(mutation, Rename | Move):
+                await self._missing_source(mutation, user)
         return ForwardedAnswer.of(response)
+
+    async def _missing_source(self, mutation: Rename | Move, user: AuthenticatedUser) -> None:
+        """The NAS answers a rename or move of a file that is not there with its own unhandled
+        500 (nas-api.md §3.6); the Pi looks at the folder and answers 404 instead."""
+        source = mutation.source if isinstance(mutation, Move) else mutation.path
+        await self._listing.refresh(parent_of(source), user)
+        if await self._metadata.entry(source) is None:
+            raise SourceNotFound()
 
     async def _follow(
         self, mutation: Mutation, destination: str | None, user: AuthenticatedUser
