@@ -43,6 +43,24 @@ DEVELOPMENT_SECRET = "development-secret-key"
 _MAC = re.compile(r"^([0-9a-f]{2})([:-]?)[0-9a-f]{2}(\2[0-9a-f]{2}){4}$", re.IGNORECASE)
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)", re.IGNORECASE)
+_DURATION_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``text``: a number of seconds or parts like "6h", "1h30m", "45s" (else a
+    ``ValueError`` that says how to write one)."""
+    compact = text.strip().replace(" ", "")
+    parts = _DURATION_PART.findall(compact)
+    if (
+        not compact
+        or "".join(n + u for n, u in parts) != compact
+        or (len(parts) > 1 and any(not u for _, u in parts))
+    ):
+        raise ValueError(f"{text!r} is not a duration; write seconds or e.g. 90s, 30m, 6h, 1d")
+    return sum(float(number) * _DURATION_UNIT[unit.lower()] for number, unit in parts)
+
+
 class ConfigError(Exception):
     """A configuration problem, described in one line that names the variable."""
 
@@ -137,6 +155,10 @@ class Settings(BaseSettings):
     # that changed within CACHE_WARM_DAYS in folders browsed within as many days (0 bytes: off).
     cache_warm_bytes: ByteSize = ByteSize(1024**3)
     cache_warm_days: int = Field(default=7, ge=1, le=365)
+    # Sync that lets the NAS sleep (issue 12): the longest an acknowledged upload stays only on
+    # the Pi before BaluPi wakes the NAS to push it, in seconds or a duration ("90s", "30m",
+    # "6h", "1d"); 0 pushes at once, waking the NAS (services/uploads/worker.py).
+    sync_max_wait: float = Field(default=6 * 3600.0, ge=0, le=30 * 86_400)
 
     tapo_username: str | None = None
     tapo_password: SecretStr | None = None
@@ -172,6 +194,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("sync_max_wait", mode="before")
+    @classmethod
+    def _parse_duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
 
     @field_validator("mdns_interfaces")
     @classmethod
