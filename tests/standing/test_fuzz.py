@@ -53,18 +53,28 @@ EXCLUDED: dict[tuple[str, str], str] = {
 }
 
 
+# 500s in routes other engineers are fixing (issue 11), still fuzzed: a run whose only failures
+# are these is reported as xfail (with the list), any other failure fails it. Remove an entry
+# once its fix is in.
+KNOWN_500S: dict[tuple[str, str], str] = {
+    ("GET", "/api/mobile/sync/folders/{device_id}"): (
+        "control characters in the device id reach httpx as a URL (InvalidURL), routes/sync.py"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Failure:
     identity: str
     nas: str
-    method: str
+    operation: tuple[str, str]  # method and path template
     url: str
     status: int | None
     problem: str
 
     def __str__(self) -> str:
         where = f"[{self.identity}, NAS {self.nas}]"
-        return f"{where} {self.method} {self.url} → {self.status}: {self.problem}"
+        return f"{where} {self.operation[0]} {self.url} → {self.status}: {self.problem}"
 
 
 def _problem(response: requests.Response) -> str | None:
@@ -120,12 +130,12 @@ def _fuzz(home: StandingHome, identity: str, nas: str, examples: int) -> list[Fa
                     base_url=home.url, headers=home.headers[identity], timeout=REQUEST_TIMEOUT_S
                 )
             except requests.RequestException as exc:
-                failures.append(Failure(identity, nas, *key, None, f"no answer ({exc!r})"))
+                failures.append(Failure(identity, nas, key, key[1], None, f"no answer ({exc!r})"))
                 return
             problem = _problem(response)
             if problem is not None:
                 url = response.request.url or key[1]
-                failures.append(Failure(identity, nas, key[0], url, response.status_code, problem))
+                failures.append(Failure(identity, nas, key, url, response.status_code, problem))
 
         _fuzz_operation(operation, send, min(examples, FEW_EXAMPLES.get(key, examples)))
         FUZZ_TALLY["operations"] += 1
@@ -136,12 +146,20 @@ def _fuzz(home: StandingHome, identity: str, nas: str, examples: int) -> list[Fa
 def test_no_input_gets_a_server_error_while_the_nas_is_awake(
     standing_home: StandingHome, identity: str
 ) -> None:
-    failures = _fuzz(standing_home, identity, "awake", EXAMPLES_AWAKE)
-    assert not failures, "\n".join(map(str, failures))
+    _judge(_fuzz(standing_home, identity, "awake", EXAMPLES_AWAKE))
 
 
 def test_no_input_gets_a_server_error_while_the_nas_sleeps(standing_home: StandingHome) -> None:
     # The admin only: admins reach every route a user does, and the budget allows one run.
     with standing_home.nas_asleep():
         failures = _fuzz(standing_home, "admin", "asleep", EXAMPLES_ASLEEP)
-    assert not failures, "\n".join(map(str, failures))
+    _judge(failures)
+
+
+def _judge(failures: list[Failure]) -> None:
+    """Pass, xfail when every failure is a known one, fail otherwise; all of them listed."""
+    report = "\n".join(map(str, failures))
+    if failures and all(failure.operation in KNOWN_500S for failure in failures):
+        known = {KNOWN_500S[failure.operation] for failure in failures}
+        pytest.xfail(f"known 500s only ({'; '.join(sorted(known))}):\n{report}")
+    assert not failures, report
