@@ -72,6 +72,7 @@ from balupi.services.nas.notices import (
     SnapshotStore,
 )
 from balupi.services.nas.passthrough import WakePolicy
+from balupi.services.nas.quiet import QuietBudget
 from balupi.services.nas.wake import NasWaker, WakeTarget
 from balupi.services.system import SystemMonitor
 from balupi.services.tapo.startup import schedule_tapo_jobs, start_tapo
@@ -164,6 +165,7 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
     )
     nas_waker = NasWaker(nas_link, wake_target, clock)
     nas_notices = await _start_notices(settings, clock, nas_link)
+    quiet = QuietBudget(clock, settings.nas_quiet_seconds)  # optional requests to the NAS
     auth = AuthService(
         UserStore(sessions),
         TokenCache(sessions),
@@ -172,6 +174,7 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         AuthPolicy.from_settings(settings),
         waker=nas_waker,
         roster=lambda: UserRoster.of(nas_notices.snapshot),
+        budget=quiet,
     )
     mdns = await _start_mdns(settings, stack, nas_link, nas_notices)
 

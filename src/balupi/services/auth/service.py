@@ -55,6 +55,7 @@ from balupi.services.auth.tokens import (
 from balupi.services.auth.users import CachedUser, UserStore
 from balupi.services.auth.verifier import PasswordVerifier
 from balupi.services.nas.link import NasLink
+from balupi.services.nas.quiet import QuietBudget
 from balupi.services.nas.wake import NasWaker
 
 log = get_logger(__name__)
@@ -98,6 +99,13 @@ class AuthPolicy:
     # A rejected credential without an ``exp`` of its own (an API key) is remembered this long;
     # after that only a new yes from the NAS could let it in again.
     rejection_memory: timedelta = timedelta(days=90)
+    # How long the NAS's last word on a user (a login, a refresh or an ``/auth/me`` answer)
+    # answers ``/api/auth/me`` without asking it again (``AUTH_TRUST_SECONDS``). Shorter than
+    # the NAS's 15-minute access tokens, or it would change nothing: within it a user the NAS
+    # disabled is still let in, as BaluPi already lets a NAS token in until its ``exp`` while
+    # the NAS sleeps; after it the NAS is asked at the next quiet slot (``QuietBudget``), and a
+    # client's own token refresh, forwarded while the NAS is awake, asks it anyway.
+    trust: timedelta = timedelta(minutes=10)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthPolicy:
@@ -106,6 +114,7 @@ class AuthPolicy:
             nas_secret=secret.get_secret_value() if secret else None,
             signing_key=settings.signing_key,
             offline_login=timedelta(days=settings.offline_login_days),
+            trust=timedelta(seconds=settings.auth_trust_seconds),
         )
 
 
@@ -165,6 +174,7 @@ class AuthService:
         waker: NasWaker | None = None,
         verifier: PasswordVerifier | None = None,
         roster: Callable[[], UserRoster | None] | None = None,
+        budget: QuietBudget | None = None,
     ) -> None:
         self._users = users
         self._tokens = tokens
@@ -178,6 +188,7 @@ class AuthService:
         )
         self._login_limits = LoginLimits(clock)
         self._roster = roster or (lambda: None)
+        self._budget = budget
         self._stranger_woke_at: float | None = None  # monotonic
         self._nas_checks: dict[str, asyncio.Task[AuthenticatedUser | None]] = {}
 
@@ -329,7 +340,13 @@ class AuthService:
         return await self._authenticate(token, confirm_with_nas=False)
 
     async def me(self, token: str | None) -> dict[str, Any]:
-        """``UserPublic`` for ``GET /api/auth/me``; asks the NAS while it is online.
+        """``UserPublic`` for ``GET /api/auth/me``, from the verdicts the Pi holds.
+
+        Clients poll this every few seconds, and each request to the NAS counts toward its
+        sleep service's activity. So the NAS is asked only while it is online, and only when
+        the Pi holds no verdict (a token it cannot judge, a user it never heard of) or the
+        NAS's word on the user is older than ``AuthPolicy.trust`` and the ``QuietBudget`` has
+        a slot: at most once per user per trust window.
 
         Raises only ``NotAuthenticated`` or ``AuthUndecided``: the route may answer nothing but
         200 or 401 (clients.md §6.2).
@@ -359,7 +376,10 @@ class AuthService:
         claims: Claims | None = None
         if kind is CredentialKind.NAS_TOKEN:
             claims = self._check_nas_token_locally(token)
-        if self._nas_online() and (confirm_with_nas or self._needs_nas(kind, record, now)):
+        if self._nas_online() and (
+            self._needs_nas(kind, record, now)
+            or (confirm_with_nas and await self._confirmation_due(claims, record, now))
+        ):
             user = await self._single_flight(
                 digest, lambda: self._check_with_nas(token, digest, kind, claims)
             )
@@ -392,6 +412,22 @@ class AuthService:
         if kind is CredentialKind.API_KEY:
             return record is None or now - record.checked_at >= self._policy.api_key_recheck
         return not self.knows_nas_secret and record is None
+
+    async def _confirmation_due(
+        self, claims: Claims | None, record: TokenRecord | None, now: datetime
+    ) -> bool:
+        """Whether ``/api/auth/me`` should ask the NAS about this user now: always when the
+        Pi never heard the NAS vouch for them, else once their trust window has passed and
+        the quiet budget allows (a refusal leaves it due, for a later poll)."""
+        user_id = claims.sub if claims is not None else None
+        if user_id is None and record is not None:
+            user_id = record.user_id
+        user = await self._users.get(user_id) if user_id is not None else None
+        if user is None or user.confirmed_at is None:
+            return True
+        if now - user.confirmed_at < self._policy.trust:
+            return False
+        return self._budget is None or self._budget.take()
 
     def _usable_offline(self, kind: CredentialKind, record: TokenRecord, now: datetime) -> bool:
         if not record.accepted:

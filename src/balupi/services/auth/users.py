@@ -34,6 +34,7 @@ class CachedUser:
     verifier_expires_at: datetime | None
     refresh_revoked_before: datetime | None
     created_at: datetime
+    confirmed_at: datetime | None = None  # when the NAS last vouched for this user
 
     @property
     def is_admin(self) -> bool:
@@ -81,6 +82,7 @@ class CachedUser:
             verifier_expires_at=row.verifier_expires_at,
             refresh_revoked_before=row.refresh_revoked_before,
             created_at=row.created_at,
+            confirmed_at=row.last_seen_at,
         )
 
 
