@@ -11,6 +11,7 @@ import gc
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 
 import anyio
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -64,7 +65,7 @@ from balupi.services.nas.discovery import (
     mdns_interfaces,
 )
 from balupi.services.nas.history import LinkHistory
-from balupi.services.nas.link import NasLink
+from balupi.services.nas.link import LinkSnapshot, NasLink
 from balupi.services.nas.notices import (
     MIN_SECRET_LENGTH,
     LifecycleNotices,
@@ -78,14 +79,13 @@ from balupi.services.system import SystemMonitor
 from balupi.services.tapo.startup import schedule_tapo_jobs, start_tapo
 from balupi.services.uploads.ingest import checksums_from
 from balupi.services.uploads.offline import PendingChanges
-from balupi.services.uploads.pull import FolderRevalidator
+from balupi.services.uploads.pull import FolderRevalidator, PullSettings
 from balupi.services.uploads.service import start_uploads
 from balupi.services.watchdog import Watchdog
 
 log = get_logger(__name__)
 
 CPU_SAMPLE_SECONDS = 5
-REVALIDATE_MINUTES = 10
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
@@ -229,9 +229,18 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         cache_hooks=cache,
         overlay=pending,
         offline=pending,
+        fresh_for=timedelta(seconds=settings.listing_fresh_seconds),
+        budget=quiet,
     )
+    stack.push_async_callback(files_service.aclose)
+    uploads.worker.on_synced(files_service.pushed)
     revalidator = FolderRevalidator(
-        sessions, nas_link, files_service.listing, uploads.tokens, clock
+        sessions,
+        nas_link,
+        files_service.listing,
+        uploads.tokens,
+        clock,
+        PullSettings(min_age=timedelta(seconds=settings.listing_fresh_seconds)),
     )
     tapo_service = await start_tapo(settings, sessions, nas_link, clock, stack)
 
@@ -247,14 +256,14 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
     scheduler.add_job(
         uploads.resumable.expire, "interval", hours=1, id="expire_upload_sessions", coalesce=True
     )
-    scheduler.add_job(
-        revalidator.run_once,
-        "interval",
-        minutes=REVALIDATE_MINUTES,
-        id="revalidate_folders",
-        coalesce=True,
-        max_instances=1,
-    )
+
+    def revalidate_after_wake(old: LinkSnapshot, new: LinkSnapshot) -> None:
+        """Browsed folders are listed again in one burst when the NAS comes online, never on
+        a timer: a periodic burst would keep a NAS that nobody uses awake (issue 12)."""
+        if new.state is NasState.ONLINE and old.state is not NasState.ONLINE:
+            scheduler.add_job(revalidator.run_once, id="revalidate_folders", replace_existing=True)
+
+    nas_link.add_listener(revalidate_after_wake)
     schedule_tapo_jobs(scheduler, tapo_service)
     energy_service = EnergyService(
         sessions, clock, settings.zone, poll_seconds=settings.energy_poll_seconds

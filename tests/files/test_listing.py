@@ -185,7 +185,9 @@ async def test_a_file_deleted_on_the_nas_leaves_the_cached_listing(make_home: Ho
         assert "a.txt" in await home.names("alice", "alice/docs")
         async with home.direct() as nas:
             await nas.delete("/api/files/alice/docs/a.txt", headers=await home.auth("alice"))
-        await home.names("alice", "alice/docs")  # the NAS's new answer refreshes the cache
+        home.clock.advance(home.services.settings.listing_fresh_seconds)  # asked again (stale)
+        await home.names("alice", "alice/docs")
+        await home.services.files.listing.settled()  # the NAS's new answer refreshes the cache
         await home.pi_believes_nas_sleeps()
 
         assert "a.txt" not in await home.names("alice", "alice/docs")

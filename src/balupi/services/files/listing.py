@@ -15,11 +15,24 @@ there, and its age is shown (``Listing.listed_at``), never hidden.
 
 Every answer, from the NAS or the cache, goes through the ``ListingOverlay`` (pending uploads
 and offline changes, issue 5) and is sorted as the NAS sorts.
+
+Client polling stays on the Pi (issue 12): clients list the folder on screen every few seconds,
+and every request counts toward the NAS's sleep service's activity. So while the NAS is online a
+folder the Pi may answer from its cache (the rules above) is answered from it when the NAS
+listed it for this user (or an admin) within ``fresh_for`` (``LISTING_FRESH_SECONDS``). An
+older one is answered from the cache at once and listed again in the background, as that user,
+if the ``QuietBudget`` has a slot (stale-while-revalidate; a later poll tries again). Only a
+folder the Pi cannot answer is asked of the NAS in the request. A folder into which the Pi's
+queue just pushed a change (``changed``) is asked of the NAS at the next request: its pending
+overlay is gone, and the cache does not hold the change yet. Listings from before this process
+started count as stale, as the marks of the process before are lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+from datetime import timedelta
 
 from balupi.clock import Clock
 from balupi.errors import NasUnreachable
@@ -32,6 +45,7 @@ from balupi.services.files.metadata import MetadataStore
 from balupi.services.files.model import JsonObject, Listing, ListingOrigin
 from balupi.services.files.paths import SHARED, SHARED_WITH_ME, Viewer
 from balupi.services.files.upstream import NasGate
+from balupi.services.nas.quiet import QuietBudget
 
 log = get_logger(__name__)
 
@@ -50,13 +64,21 @@ class ListingService:
         *,
         cache_hooks: FileCacheHooks,
         overlay: ListingOverlay,
+        fresh_for: timedelta = timedelta(0),
+        budget: QuietBudget | None = None,
     ) -> None:
+        """``fresh_for`` 0: every listing is asked of the NAS while it is online."""
         self._metadata = metadata
         self._access = access
         self._gate = gate
         self._clock = clock
         self._cache_hooks = cache_hooks
         self._overlay = overlay
+        self._fresh_for = fresh_for
+        self._budget = budget
+        self._started_at = clock.now()
+        self._changed: set[str] = set()
+        self._revalidating: dict[tuple[str, str], asyncio.Task[None]] = {}
 
     async def list_folder(
         self, raw_path: str | None, user: AuthenticatedUser, *, trigger: str | None = None
@@ -70,6 +92,9 @@ class ListingService:
         online = self._gate.online
         path = admit(viewer, raw_path, nas_decides=online)
         if online:
+            held = await self._held(path, user, viewer)
+            if held is not None:
+                return held
             try:
                 answer = await self._from_nas(path, user, viewer, trigger)
             except NasUnreachable:
@@ -99,6 +124,50 @@ class ListingService:
             return False
         return isinstance(answer, Listing)
 
+    def changed(self, *folders: str) -> None:
+        """The Pi's queue changed these folders on the NAS: the next listing asks the NAS."""
+        self._changed.update(folders)
+
+    async def settled(self) -> None:
+        """Wait for the background revalidations under way (tests, shutdown)."""
+        await asyncio.gather(*self._revalidating.values(), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for task in list(self._revalidating.values()):
+            task.cancel()
+        await self.settled()
+
+    # -- from the cache, while the NAS is online -----------------------------------------------
+    async def _held(self, path: str, user: AuthenticatedUser, viewer: Viewer) -> Listing | None:
+        """The cached listing to answer with while the NAS is online, or None to ask the NAS:
+        fresh, or stale and being listed again in the background."""
+        if self._fresh_for <= timedelta(0) or path in self._changed or not viewer.can_see(path):
+            return None
+        cached = await self._from_cache(path, user, viewer)
+        if cached is None or cached.listed_at is None:
+            return None  # never listed for this user (or an admin): only the NAS can answer
+        if (
+            cached.listed_at < self._started_at
+            or self._clock.now() - cached.listed_at >= self._fresh_for
+        ):
+            self._revalidate_soon(path, user)
+        return cached
+
+    def _revalidate_soon(self, path: str, user: AuthenticatedUser) -> None:
+        """List ``path`` again as ``user`` in the background, if the quiet budget allows."""
+        key = (path, user.id)
+        if key in self._revalidating or (self._budget is not None and not self._budget.take()):
+            return
+        task = asyncio.create_task(self._revalidate(path, user), name=f"revalidate {path!r}")
+        self._revalidating[key] = task
+        task.add_done_callback(lambda _: self._revalidating.pop(key, None))
+
+    async def _revalidate(self, path: str, user: AuthenticatedUser) -> None:
+        try:
+            await self.refresh(path, user)
+        except Exception:  # a background task: the client has had its answer
+            log.exception("listing revalidation failed", path=path)
+
     # -- from the NAS -------------------------------------------------------------------------
     async def _from_nas(
         self, path: str, user: AuthenticatedUser, viewer: Viewer, trigger: str | None
@@ -117,6 +186,7 @@ class ListingService:
         if not isinstance(items, list):
             return answer  # not a listing the Pi understands: the client gets it as it is
         await self._remember(path, items, user, viewer)
+        self._changed.discard(path)
         headers = {k: v for k, v in answer.headers.items() if k != "content-type"}
         return Listing(path, items, ListingOrigin.NAS, self._clock.now(), headers)
 

@@ -13,9 +13,10 @@ hooks, the overlay and the offline strategy:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from balupi.clock import Clock
-from balupi.db.models import FileMetadata
+from balupi.db.models import FileMetadata, UploadQueueEntry
 from balupi.services.auth import AuthenticatedUser
 from balupi.services.files.access import FileAccess
 from balupi.services.files.hooks import (
@@ -28,8 +29,9 @@ from balupi.services.files.hooks import (
 from balupi.services.files.listing import ListingService
 from balupi.services.files.metadata import MetadataStore
 from balupi.services.files.mutations import MutationService, WakeOrRefuse
-from balupi.services.files.paths import Viewer
+from balupi.services.files.paths import Viewer, parent_of
 from balupi.services.files.upstream import NasGate
+from balupi.services.nas.quiet import QuietBudget
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,11 @@ class FileServices:
         cache_hooks: FileCacheHooks | None = None,
         overlay: ListingOverlay | None = None,
         offline: OfflineMutations | None = None,
+        fresh_for: timedelta = timedelta(0),
+        budget: QuietBudget | None = None,
     ) -> FileServices:
+        """``fresh_for`` and ``budget``: how long a cached listing answers for the NAS, and
+        how often one may be listed again in the background (``listing.ListingService``)."""
         # ``is None``, not ``or``: a hook object may well be falsy (an empty cache has a len 0).
         hooks = NoFileCache() if cache_hooks is None else cache_hooks
         listing = ListingService(
@@ -60,6 +66,8 @@ class FileServices:
             clock,
             cache_hooks=hooks,
             overlay=NoOverlay() if overlay is None else overlay,
+            fresh_for=fresh_for,
+            budget=budget,
         )
         mutations = MutationService(
             metadata,
@@ -70,6 +78,16 @@ class FileServices:
             offline=WakeOrRefuse(gate) if offline is None else offline,
         )
         return cls(metadata, access, listing, mutations)
+
+    async def pushed(self, entry: UploadQueueEntry) -> None:
+        """The sync worker is done with ``entry`` (``SyncWorker.on_synced``): the folders it
+        touched are listed by the NAS next time, as the overlay no longer shows it."""
+        folders = [entry.target_path, entry.source_path]
+        self.listing.changed(*(parent_of(path) for path in folders if path is not None))
+
+    async def aclose(self) -> None:
+        """Stop the background revalidations (at shutdown, before the database goes)."""
+        await self.listing.aclose()
 
     # The read API the file cache and the uploads use.
     async def entry(self, path: str) -> FileMetadata | None:
