@@ -57,6 +57,7 @@ from balupi.services.files.access import FileAccess
 from balupi.services.files.metadata import MetadataStore
 from balupi.services.files.service import FileServices
 from balupi.services.files.upstream import NasGate
+from balupi.services.nas.client import LIMITS as NAS_LIMITS
 from balupi.services.nas.client import NasClient
 from balupi.services.nas.discovery import (
     MdnsDiscovery,
@@ -64,8 +65,9 @@ from balupi.services.nas.discovery import (
     advertised_addresses,
     mdns_interfaces,
 )
+from balupi.services.nas.gate import Purpose, RequestGate, nas_purpose
 from balupi.services.nas.history import LinkHistory
-from balupi.services.nas.link import LinkSnapshot, NasLink
+from balupi.services.nas.link import LinkSnapshot, LinkTiming, NasLink
 from balupi.services.nas.notices import (
     MIN_SECRET_LENGTH,
     LifecycleNotices,
@@ -73,6 +75,7 @@ from balupi.services.nas.notices import (
     SnapshotStore,
 )
 from balupi.services.nas.passthrough import WakePolicy
+from balupi.services.nas.probe import sleep_probe
 from balupi.services.nas.quiet import QuietBudget
 from balupi.services.nas.wake import NasWaker, WakeTarget
 from balupi.services.system import SystemMonitor
@@ -153,9 +156,21 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
     sessions = create_sessionmaker(engine)
 
     nas_client = None
+    nas_gate = RequestGate(clock, limits=NAS_LIMITS) if settings.nas_url else None  # every request
     if settings.nas_url:
-        nas_client = await stack.enter_async_context(NasClient(settings.nas_url))
-    nas_link = NasLink(nas_client, LinkHistory(sessions), clock, mac=settings.nas_mac)
+        nas_client = await stack.enter_async_context(
+            NasClient(settings.nas_url, transport=nas_gate)
+        )
+    nas_link = NasLink(
+        nas_client,
+        LinkHistory(sessions),
+        clock,
+        mac=settings.nas_mac,
+        timing=LinkTiming(health_interval=settings.nas_probe_seconds),
+        probe=sleep_probe(settings, clock, sessions),
+    )
+    if nas_gate is not None:
+        nas_gate.follow(lambda: nas_link.state)
     await nas_link.start()
     stack.push_async_callback(nas_link.stop)
     wake_target = (
@@ -194,15 +209,16 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
     wake_policy = WakePolicy(
         enabled=settings.wake_on_request, wait_seconds=settings.wake_wait_seconds
     )
-    uploads = await start_uploads(
-        settings,
-        sessions,
-        nas_link,
-        clock,
-        stack,
-        known_checksum=checksums_from(file_metadata.entry),
-        local_files=cache.local,
-    )
+    with nas_purpose(Purpose.BACKGROUND):  # the sync worker's task: it never wakes the NAS
+        uploads = await start_uploads(
+            settings,
+            sessions,
+            nas_link,
+            clock,
+            stack,
+            known_checksum=checksums_from(file_metadata.entry),
+            local_files=cache.local,
+        )
     warmer = CacheWarmer(
         sessions,
         nas_link,
@@ -282,6 +298,7 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
         scheduler=scheduler,
         system=system_monitor,
         nas_link=nas_link,
+        nas_gate=nas_gate,
         nas_waker=nas_waker,
         auth=auth,
         nas_notices=nas_notices,

@@ -137,6 +137,10 @@ class Settings(BaseSettings):
 
     nas_url: str | None = None
     nas_mac: str | None = None
+    # Seconds between the NAS link's probes while the NAS is up: at most a minute, so BaluPi
+    # knows within a minute that it fell asleep; the default's 2 a minute stay well under
+    # BaluHost's idle threshold of 5 (services/nas/link.py). Far lower only under compressed time.
+    nas_probe_seconds: float = Field(default=30.0, ge=0.01, le=60)
     wol_broadcast: str = "255.255.255.255"
     wol_port: int = Field(default=9, ge=1, le=65535)
     # Pass-through while the NAS sleeps: may an interactive request wake it, and how long may it

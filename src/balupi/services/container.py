@@ -15,6 +15,7 @@ from balupi.services.cache.thumbnails import Thumbnails
 from balupi.services.energy import EnergyService
 from balupi.services.files.service import FileServices
 from balupi.services.nas.discovery import MdnsDiscovery
+from balupi.services.nas.gate import RequestGate
 from balupi.services.nas.link import NasLink
 from balupi.services.nas.notices import LifecycleNotices
 from balupi.services.nas.wake import NasWaker
@@ -32,6 +33,7 @@ class Services:
     scheduler: AsyncIOScheduler
     system: SystemMonitor
     nas_link: NasLink
+    nas_gate: RequestGate | None  # None without BALUPI_NAS_URL: nothing is sent anywhere
     nas_waker: NasWaker
     auth: AuthService
     nas_notices: LifecycleNotices

@@ -32,7 +32,9 @@ class WakeRequest(BaseModel):
 
 @router.get("/status")
 async def get_status(services: ServicesDep, user: CurrentUser) -> dict[str, Any]:
-    return await nas_status(services.nas_link, services.clock, services.settings.zone)
+    return await nas_status(
+        services.nas_link, services.clock, services.settings.zone, services.nas_gate
+    )
 
 
 HISTORY_DEFAULT_SPAN = timedelta(days=1)

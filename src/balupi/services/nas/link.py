@@ -5,17 +5,31 @@ Evidence comes in through ``report_*`` methods (health checks, the NAS plug's po
 notices, mDNS presence, a wake the Pi started); each may cause a transition. Transitions happen
 under one lock, are stored with their evidence, and only accepted ones notify listeners.
 
-The link polls ``/api/health`` only while it believes the NAS is up (``online``, ``unknown`` at
-start) or booting (``waking``). While the NAS sleeps, is off or shuts down it sends **no request
-at all** (a request wakes a soft-sleeping NAS and keeps its disks spinning); it waits for
-evidence to be pushed in. Failures while online are retried with exponential backoff before the
-NAS is declared down; a wake that does not finish within the boot timeout ends in ``offline``.
+The link probes the NAS only while it believes it is up (``online``, ``unknown`` at start) or
+booting (``waking``), at most every ``health_interval`` (30 s: BaluPi knows within a minute that
+the NAS fell asleep, and two probes a minute stay under BaluHost's 5-a-minute idle threshold).
+While the NAS sleeps, is off or shuts down it sends **no request at all**, at start-up too (the
+stored state is restored first): a request wakes a soft-sleeping NAS and keeps its disks
+spinning. It waits for evidence to be pushed in.
+
+What a probe asks. With the NAS's signing key (``NAS_JWT_SECRET``) the link asks
+``GET /api/system/sleep/status`` (``SleepProbe``), which BaluHost answers in soft sleep without
+waking: ``soft_sleep`` and the suspend states are ``sleeping`` with BaluHost's own state and
+``state_since`` as evidence; ``awake`` is ``online``. ``/api/health`` is then never sent by the
+link, as it is not on BaluHost's auto-wake whitelist. Without the key the link can only ask
+``/api/health``, and does so only while it believes the NAS awake or booting; it learns of sleep
+from the plug's power, lifecycle notices and mDNS (a soft sleep whose draw the plug thresholds
+class as idle stays unseen: configure the key).
+
+Failures while online are retried with exponential backoff before the NAS is declared down; a
+wake that does not finish within the boot timeout ends in ``offline``.
 
 Decision table for a reading of the NAS plug (``PowerClass``):
 
     off      → offline (from any state)
     standby  → sleeping (from online, unknown; a waking NAS keeps waking until its timeout)
-    idle/act → waking   (from sleeping, offline, unknown: it runs, so it can be asked)
+    idle/act → waking   (from sleeping, offline, unknown: it runs, so it can be asked), except
+               idle while its sleep status said soft sleep (which draws as much as idle)
 """
 
 from __future__ import annotations
@@ -31,8 +45,10 @@ from balupi.db.models import NasState
 from balupi.errors import NasUnreachable
 from balupi.logs import get_logger
 from balupi.services.nas.client import NasClient
+from balupi.services.nas.gate import Purpose, nas_purpose
 from balupi.services.nas.history import LinkHistory
 from balupi.services.nas.power import PowerClass, PowerThresholds
+from balupi.services.nas.probe import HTTP_UP_ASLEEP, SleepProbe, SleepReading
 
 log = get_logger(__name__)
 
@@ -45,7 +61,7 @@ POLLING_STATES = frozenset({NasState.ONLINE, NasState.UNKNOWN, NasState.WAKING})
 class LinkTiming:
     """How often and how patiently the link checks the NAS."""
 
-    health_interval: float = 30.0  # between checks while online
+    health_interval: float = 30.0  # between checks while online (≤ 60 s: sleep seen in a minute)
     waking_interval: float = 1.0  # between checks while the NAS boots
     first_retry: float = 2.0  # backoff after a failed check while online: 2, 4, 8 … s
     max_retry: float = 60.0
@@ -63,10 +79,17 @@ class LinkSnapshot:
     power_w: float | None = None
     power_class: PowerClass | None = None
     nas_version: str | None = None
+    nas_sleep_state: str | None = None  # BaluHost's own state, as its sleep status said
+    nas_sleep_since: str | None = None  # and since when (the NAS's timestamp)
 
     @property
     def is_online(self) -> bool:
         return self.state is NasState.ONLINE
+
+    @property
+    def soft_asleep(self) -> bool:
+        """Asleep with its HTTP up: any request off the whitelist wakes it at once."""
+        return self.state is NasState.SLEEPING and self.nas_sleep_state in HTTP_UP_ASLEEP
 
 
 class NasLink:
@@ -81,8 +104,10 @@ class NasLink:
         mac: str | None = None,
         timing: LinkTiming | None = None,
         thresholds: PowerThresholds | None = None,
+        probe: SleepProbe | None = None,
     ) -> None:
         self._client = client
+        self._probe = probe
         self._history = history
         self._clock = clock
         self._mac = mac
@@ -125,6 +150,11 @@ class NasLink:
     @property
     def mac(self) -> str | None:
         return self._mac
+
+    @property
+    def asks_sleep_state(self) -> bool:
+        """Whether probes read the NAS's sleep state (the NAS's signing key is known)."""
+        return self._probe is not None
 
     def seconds_in_state(self) -> float:
         return self._clock.monotonic() - self._entered_monotonic
@@ -179,6 +209,8 @@ class NasLink:
             await self._transition(NasState.OFFLINE, evidence)
         elif power_class is PowerClass.STANDBY and state in (NasState.ONLINE, NasState.UNKNOWN):
             await self._transition(NasState.SLEEPING, evidence)
+        elif power_class is PowerClass.IDLE and self._snapshot.soft_asleep:
+            return  # a soft-sleeping NAS draws what an idle one does: no news
         elif power_class.is_running and state in (
             NasState.SLEEPING,
             NasState.OFFLINE,
@@ -218,6 +250,24 @@ class NasLink:
         """The Pi sent a magic packet: expect the NAS to boot."""
         if self.state is not NasState.ONLINE:
             await self._transition(NasState.WAKING, evidence)
+
+    async def wake_from_soft_sleep(self, reason: str) -> bool:
+        """Wake a soft-sleeping NAS on purpose, for a user; True once it answered.
+
+        Its HTTP is up, so Wake-on-LAN would do nothing; one request off BaluHost's whitelist
+        wakes it before it is answered. ``GET /api/health`` is the cheapest such request (no
+        token, a small answer), and the answer proves the NAS is up.
+        """
+        try:
+            with nas_purpose(Purpose.WAKE):
+                body = await self.client.health()
+        except NasUnreachable as exc:
+            log.info("nas did not answer the wake request", reason=str(exc))
+            return False
+        await self._answered(
+            body, NasState.ONLINE, f"woken from soft sleep by GET /api/health ({reason})"
+        )
+        return True
 
     async def report_unreachable(self, evidence: str) -> None:
         """A request the Pi forwarded could not reach the NAS: check at once."""
@@ -274,23 +324,41 @@ class NasLink:
         if state not in POLLING_STATES:
             return
         try:
-            body = await self.client.health()
+            if self._probe is not None:  # whitelisted: never wakes the NAS
+                reading = await self._probe.read(self.client)
+            else:  # wakes a soft-sleeping NAS: only sent while it is believed up
+                with nas_purpose(Purpose.PROBE):
+                    body = await self.client.health()
         except NasUnreachable as exc:
             await self._health_failed(str(exc))
         else:
-            await self._health_ok(body)
+            if self._probe is not None:
+                await self._sleep_status(reading)
+            else:
+                await self._answered(body, NasState.ONLINE, "health check answered")
 
-    async def _health_ok(self, body: dict[str, object]) -> None:
+    async def _sleep_status(self, reading: SleepReading) -> None:
+        self._snapshot = replace(
+            self._snapshot,
+            nas_sleep_state=reading.current_state,
+            nas_sleep_since=reading.state_since,
+        )
+        await self._answered({}, reading.link_state, reading.evidence)
+
+    async def _answered(self, body: dict[str, object], state: NasState, evidence: str) -> None:
+        """The NAS answered a probe or a wake: it is in ``state`` (``body``: /api/health's)."""
         self._failures = 0
         version = body.get("version")
         self._snapshot = replace(
             self._snapshot,
             last_seen_at=self._clock.now(),
-            nas_version=str(version) if version is not None else None,
+            nas_version=str(version) if version is not None else self._snapshot.nas_version,
         )
-        if self.state is not NasState.ONLINE:
-            await self._transition(NasState.ONLINE, "health check answered")
-        else:
+        if state is NasState.ONLINE and self._snapshot.nas_sleep_state in HTTP_UP_ASLEEP:
+            self._snapshot = replace(self._snapshot, nas_sleep_state="awake", nas_sleep_since=None)
+        if self.state is not state:
+            await self._transition(state, evidence)
+        elif state is NasState.ONLINE:
             await self._history.mark_seen(self._clock.now())
 
     async def _health_failed(self, reason: str) -> None:
@@ -330,6 +398,9 @@ class NasLink:
                 evidence=evidence,
                 last_seen_at=now if to_state is NasState.ONLINE else old.last_seen_at,
             )
+            if to_state not in (NasState.ONLINE, NasState.SLEEPING):
+                # Off, booting or going: what the NAS last said of its sleep no longer holds.
+                self._snapshot = replace(self._snapshot, nas_sleep_state=None, nas_sleep_since=None)
             self._entered_monotonic = self._clock.monotonic()
             self._failures = 0
             self._sync_events()

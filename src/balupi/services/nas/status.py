@@ -1,4 +1,9 @@
-"""What ``GET /api/nas/status`` reports: the link's state, its evidence, and today's split."""
+"""What ``GET /api/nas/status`` reports: the link's state, its evidence, and today's split.
+
+``sleep`` is what the NAS's own sleep service last said (``current_state``, ``state_since``),
+so a soft sleep and a suspend both show as ``sleeping`` with BaluHost's word for which one;
+``gate`` is what BaluPi sent the NAS, by purpose, and how much of it in the last minute.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from balupi.clock import Clock, utc_iso
 from balupi.db.models import NasState
+from balupi.services.nas.gate import RequestGate
 from balupi.services.nas.history import time_by_state
 from balupi.services.nas.link import NasLink
 
@@ -16,7 +22,9 @@ def _iso(moment: datetime | None) -> str | None:
     return utc_iso(moment) if moment else None
 
 
-async def nas_status(link: NasLink, clock: Clock, zone: ZoneInfo) -> dict[str, Any]:
+async def nas_status(
+    link: NasLink, clock: Clock, zone: ZoneInfo, gate: RequestGate | None = None
+) -> dict[str, Any]:
     """The NAS's state with its evidence, and awake / asleep seconds since local midnight."""
     snapshot = link.snapshot
     now = clock.now()
@@ -33,6 +41,12 @@ async def nas_status(link: NasLink, clock: Clock, zone: ZoneInfo) -> dict[str, A
         "nas_version": snapshot.nas_version,
         "power_w": snapshot.power_w,
         "power_class": snapshot.power_class.value if snapshot.power_class else None,
+        "sleep": {
+            "asked": link.asks_sleep_state,
+            "current_state": snapshot.nas_sleep_state,
+            "state_since": snapshot.nas_sleep_since,
+        },
+        "gate": gate.report() if gate is not None else None,
         "today": {
             "awake_seconds": int(totals["awake"].total_seconds()),
             "asleep_seconds": int(totals["asleep"].total_seconds()),

@@ -4,6 +4,10 @@
 magic packet (at most one per ``min_interval``), tells the ``NasLink`` a wake is under way, and
 every caller waits for the same outcome, up to the boot timeout: twenty requests arriving at a
 sleeping NAS send one packet.
+
+A NAS in soft sleep (its sleep status said so) is running with its HTTP up, so a magic packet
+would do nothing: it is woken by one request off BaluHost's whitelist instead
+(``NasLink.wake_from_soft_sleep``), also once for everyone, and needs no MAC.
 """
 
 from __future__ import annotations
@@ -82,7 +86,17 @@ class NasWaker:
         return max(int(boot), 5)
 
     async def wake(self, reason: str = "wake requested") -> WakeResult:
-        """Send the NAS a magic packet unless one went out within ``min_interval``."""
+        """Send the NAS a magic packet unless one went out within ``min_interval``; a
+        soft-sleeping NAS gets a wake request instead (a packet if that goes unanswered)."""
+        if self._link.snapshot.soft_asleep:
+            async with self._lock:  # one wake request for everyone waiting
+                if self._link.snapshot.soft_asleep and await self._link.wake_from_soft_sleep(
+                    reason
+                ):
+                    log.info("nas woken from soft sleep", reason=reason)
+                    return WakeResult(sent=True, state=self._link.state)
+            if self._link.state is NasState.ONLINE:
+                return WakeResult(sent=False, state=self._link.state)
         target = self._require_target()
         async with self._lock:
             now = self._clock.monotonic()
