@@ -18,21 +18,17 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select
-from sqlalchemy.orm import Session
 
 from balupi.api.routes.web import DIST
-from balupi.db.models import DeviceRole, EnergyHourly, NasState, NasTransition, Server, TapoDevice
 from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+SCREENSHOTS = ROOT / "build" / "screenshots"  # not committed (/build/ is ignored)
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -46,8 +42,6 @@ ADMIN = ("admin", "admin-demo-pw")
 PASSWORDS = {"admin": "admin-demo-pw", "alice": "alice-demo-pw"}  # balupi demo's logins
 HISTORY_DAYS = 120  # enough for month charts and a year chart with a season in it
 POLL_SECONDS = 5  # the demo's plugs, polled as fast as BaluPi allows
-SEEDED_LINK_DAYS = 14
-AWAKE_ABOVE_MW = 15_000  # the NAS plug's default standby threshold
 TOKEN_REUSE_SECONDS = 600  # NAS access tokens live 15 minutes
 
 
@@ -168,56 +162,10 @@ def _wait_for_history(log: Path) -> None:
         time.sleep(0.5)
 
 
-def _seed_link_history(root: Path) -> None:
-    """Give the NAS link the past that the filled NAS-plug history implies.
-
-    The history filler writes plug readings only; the NAS link's transitions are what BaluPi
-    records as it watches. For the demo's past they are derived here from the NAS plug's hourly
-    draw (above its standby threshold: awake), so the timeline and the savings have two weeks
-    to show. Everything after the demo started is BaluPi's own record.
-    """
-    engine = create_engine(f"sqlite:///{root / 'balupi' / 'balupi.db'}")
-    with Session(engine) as session, session.begin():
-        server = session.scalars(select(Server).order_by(Server.id)).first()
-        nas_plug = session.scalars(
-            select(TapoDevice).where(TapoDevice.role == DeviceRole.NAS)
-        ).one()
-        first_real = session.scalars(
-            select(NasTransition.at).order_by(NasTransition.at).limit(1)
-        ).first()
-        assert server is not None
-        assert first_real is not None
-        start = first_real - timedelta(days=SEEDED_LINK_DAYS)
-        hours = session.scalars(
-            select(EnergyHourly)
-            .where(
-                EnergyHourly.device_id == nas_plug.id,
-                EnergyHourly.hour_start >= start,
-                EnergyHourly.hour_start < first_real - timedelta(hours=1),
-            )
-            .order_by(EnergyHourly.hour_start)
-        ).all()
-        previous = NasState.UNKNOWN
-        for hour in hours:
-            state = NasState.ONLINE if hour.avg_power_mw > AWAKE_ABOVE_MW else NasState.SLEEPING
-            if state is not previous:
-                session.add(
-                    NasTransition(
-                        server_id=server.id,
-                        at=hour.hour_start,
-                        from_state=previous,
-                        to_state=state,
-                        evidence=f"plug {hour.avg_power_mw / 1000:.1f} W (demo history)",
-                    )
-                )
-                previous = state
-    engine.dispose()
-
-
 @pytest.fixture(scope="module")
 def demo() -> Iterator[Demo]:
-    """``balupi demo`` with plugs polled every 5 s, four months of energy history and two weeks
-    of NAS link history; stopped with Ctrl-C (SIGINT) at the end."""
+    """``balupi demo`` with plugs polled every 5 s and four months of energy history, the NAS
+    link's included (the demo fills both); stopped with Ctrl-C (SIGINT) at the end."""
     require("the dashboard build (scripts/build-dashboard)", (DIST / "index.html").is_file())
     require("Debian's chromium", chromium_path() is not None)
     with tempfile.TemporaryDirectory(prefix="balupi-web-") as temporary:
@@ -227,7 +175,6 @@ def demo() -> Iterator[Demo]:
             try:
                 url, control_url = _read_banner(process, log)
                 _wait_for_history(log)
-                _seed_link_history(root)
                 yield Demo(url=url, control_url=control_url, root=root)
             finally:
                 process.send_signal(signal.SIGINT)

@@ -138,6 +138,22 @@ export function StackedChart(props: Props) {
       height: props.height ?? 260,
       // Room on the right, so the last tick's label is never cut off.
       padding: [12, 28, 0, 0],
+      // Where the plot area is and what it spans, for the browser tests that look at its pixels.
+      hooks: {
+        draw: [
+          (u) => {
+            const ratio = window.devicePixelRatio || 1;
+            Object.assign(element.dataset, {
+              plotLeft: String(u.bbox.left / ratio),
+              plotTop: String(u.bbox.top / ratio),
+              plotWidth: String(u.bbox.width / ratio),
+              plotHeight: String(u.bbox.height / ratio),
+              xMin: String(u.scales.x.min),
+              xMax: String(u.scales.x.max),
+            });
+          },
+        ],
+      },
       tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), props.timeZone),
       cursor: { points: { show: props.kind === 'area' }, drag: { x: false, y: false } },
       legend: { live: true },
