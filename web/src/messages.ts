@@ -60,9 +60,25 @@ export function translatedError(detail: string, code?: string): string | null {
 }
 
 const STATES = ['off', 'standby', 'idle', 'active'] as const;
+const SLEEP_STATES = [
+  'awake',
+  'waking',
+  'entering_soft_sleep',
+  'soft_sleep',
+  'entering_suspend',
+  'true_suspend',
+];
+
+/** BaluHost's own sleep state (``soft_sleep`` …) in the reader's language. */
+export function sleepStateText(state: string): string {
+  return SLEEP_STATES.includes(state) ? t(`nas.sleep.${state}` as Key) : state;
+}
 
 const EVIDENCE: Rule[] = [
   [/^health check answered$/, 'evidence.healthAnswered', none],
+  [/^sleep status: (\w+)/, 'evidence.sleepStatus', (m) => ({ state: sleepStateText(m[1]) })],
+  [/^sleep status unavailable/, 'evidence.sleepUnknown', none],
+  [/^woken from soft sleep/, 'evidence.wokenSoftSleep', none],
   [
     /^plug ([\d.]+) W \((\w+)\)$/,
     'evidence.plug',

@@ -25,6 +25,14 @@ export interface NasStatus {
   nas_version: string | null;
   power_w: number | null;
   power_class: string | null;
+  /** What the NAS's own sleep service last said (``asked``: the Pi can ask it at all). */
+  sleep: { asked: boolean; current_state: string | null; state_since: string | null };
+  /** What BaluPi sent the NAS, by purpose (``null`` without a NAS). */
+  gate: {
+    requests_sent: Record<'user' | 'probe' | 'wake' | 'background', number>;
+    requests_refused: Record<'user' | 'probe' | 'wake' | 'background', number>;
+    requests_last_minute: number;
+  } | null;
   today: { awake_seconds: number; asleep_seconds: number };
 }
 

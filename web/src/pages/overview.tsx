@@ -7,7 +7,7 @@ import { Badge, Card, Empty, ErrorNote, Loading, Meter, Stat, useAction, type To
 import { ago, bytes, dateTime, duration, num, percent, watts } from '../format';
 import { useData } from '../hooks';
 import { t, type Key } from '../i18n';
-import { evidenceText } from '../messages';
+import { evidenceText, sleepStateText } from '../messages';
 import { navigate } from '../router';
 import type {
   Alert,
@@ -114,6 +114,25 @@ function NasCard() {
             />
             <Stat label={t('nas.lastSeen')} value={ago(nas.last_seen_at)} />
             <Stat label={t('nas.version')} value={nas.nas_version ?? '–'} />
+            {nas.sleep.current_state && (
+              <Stat
+                label={t('nas.sleepState')}
+                value={sleepStateText(nas.sleep.current_state)}
+                hint={nas.sleep.state_since ? ago(nas.sleep.state_since) : undefined}
+              />
+            )}
+            {nas.gate && (
+              <Stat
+                label={t('nas.requests')}
+                value={t('nas.requestsValue', { count: String(nas.gate.requests_last_minute) })}
+                hint={t('nas.requestsHint', {
+                  user: String(nas.gate.requests_sent.user),
+                  probe: String(nas.gate.requests_sent.probe),
+                  wake: String(nas.gate.requests_sent.wake),
+                  background: String(nas.gate.requests_sent.background),
+                })}
+              />
+            )}
           </div>
           {today > 0 && (
             <div class="split" title={t('nas.today')}>
