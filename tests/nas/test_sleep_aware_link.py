@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from balupi.app import create_app
 from balupi.clock import SystemClock
 from balupi.config import Settings
-from balupi.db.models import NasState
+from balupi.db.models import NasState, User
 from balupi.services.auth.tokens import TokenSigner
 from balupi.services.container import Services
 from balupi.services.nas.client import NasClient
@@ -203,3 +203,36 @@ async def test_a_pass_through_call_wakes_a_soft_sleeping_nas_on_purpose_and_is_a
     assert sent["user"] >= 2  # the login and the pass-through call
     assert sent["background"] == 0
     assert status["gate"]["requests_last_minute"] >= 2
+
+
+# -- whose token the probe carries --------------------------------------------------------------
+
+
+async def test_the_probe_speaks_as_the_user_the_nas_vouched_for_last(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """BaluHost loads the user by ``sub`` and refuses a missing or inactive one; the Pi's table
+    says whom the NAS confirmed and when. Before anyone: BaluHost's first admin, id 1."""
+    probe = SleepProbe(sessions, lambda *_: "token")
+    assert await probe.probe_identity() == ("1", "admin", "admin")
+
+    seen = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    async with sessions() as session, session.begin():
+        session.add_all(
+            [
+                User(id="7", username="maria", role="user", last_seen_at=seen),
+                User(id="3", username="root", role="admin", last_seen_at=seen - timedelta(days=1)),
+                User(id="9", username="gone", role="admin", is_active=False, last_seen_at=seen),
+                User(id="12", username="never", role="user"),  # met only in a token
+            ]
+        )
+    assert await probe.probe_identity() == ("7", "maria", "user")
+
+    async def refused(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"detail": "User no longer exists"})
+
+    async with NasClient("http://nas.test", transport=httpx.MockTransport(refused)) as client:
+        reading = await probe.read(client)
+    assert reading.current_state is None  # the NAS answers: up, its sleep unknown
+    assert reading.link_state is NasState.ONLINE
+    assert await probe.probe_identity() == ("3", "root", "admin")  # the next best
