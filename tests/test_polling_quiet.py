@@ -188,3 +188,21 @@ async def test_four_polling_clients_send_nothing_to_a_soft_sleeping_nas(
     assert per_minute == [0] * 3
     assert household.served() == before
     assert household.sleep_state() == "soft_sleep"
+
+
+async def test_optional_requests_do_not_wake_a_nas_that_fell_asleep_unseen(
+    household: Household,
+) -> None:
+    """Between two of the link's probes the NAS may fall asleep unseen. Re-checking a user or
+    re-listing a folder is background work: the gate sends it with ``X-Sync-Trigger: auto``,
+    which BaluHost's auto-wake middleware lets through without a wake."""
+    assert household.nas.nas.sleep.enter_soft_sleep("test", SleepTrigger.MANUAL)
+    gate = household.home.services.nas_gate
+    assert gate is not None
+    background_before = gate.sent["background"]
+
+    per_minute = await household.poll_minutes(4)
+
+    assert household.sleep_state() == "soft_sleep"
+    assert max(per_minute) <= 1, per_minute
+    assert gate.sent["background"] - background_before == sum(per_minute) >= 2

@@ -54,6 +54,7 @@ from balupi.services.auth.tokens import (
 )
 from balupi.services.auth.users import CachedUser, UserStore
 from balupi.services.auth.verifier import PasswordVerifier
+from balupi.services.nas.gate import Purpose, nas_purpose
 from balupi.services.nas.link import NasLink
 from balupi.services.nas.quiet import QuietBudget
 from balupi.services.nas.wake import NasWaker
@@ -376,15 +377,19 @@ class AuthService:
         claims: Claims | None = None
         if kind is CredentialKind.NAS_TOKEN:
             claims = self._check_nas_token_locally(token)
-        if self._nas_online() and (
-            self._needs_nas(kind, record, now)
-            or (confirm_with_nas and await self._confirmation_due(claims, record, now))
-        ):
-            user = await self._single_flight(
-                digest, lambda: self._check_with_nas(token, digest, kind, claims)
-            )
-            if user is not None:
-                return user
+        if self._nas_online():
+            needed = self._needs_nas(kind, record, now)
+            due = confirm_with_nas and not needed and await self._confirmation_due(claims, record)
+            if needed or due is not False:
+                # A re-check the Pi could do without is background work for the gate: it never
+                # wakes a NAS that fell asleep since the link last looked.
+                purpose = Purpose.BACKGROUND if due is True else Purpose.USER
+                with nas_purpose(purpose):
+                    user = await self._single_flight(
+                        digest, lambda: self._check_with_nas(token, digest, kind, claims)
+                    )
+                if user is not None:
+                    return user
         if claims is not None and self.knows_nas_secret:
             return await self._user_from_claims(token, claims)
         if record is not None and self._usable_offline(kind, record, now):
@@ -414,18 +419,19 @@ class AuthService:
         return not self.knows_nas_secret and record is None
 
     async def _confirmation_due(
-        self, claims: Claims | None, record: TokenRecord | None, now: datetime
-    ) -> bool:
-        """Whether ``/api/auth/me`` should ask the NAS about this user now: always when the
-        Pi never heard the NAS vouch for them, else once their trust window has passed and
-        the quiet budget allows (a refusal leaves it due, for a later poll)."""
+        self, claims: Claims | None, record: TokenRecord | None
+    ) -> bool | None:
+        """Whether ``/api/auth/me`` should ask the NAS about this user now: None (it must)
+        when the Pi never heard the NAS vouch for them; True (it may, as background work)
+        once their trust window has passed and the quiet budget allows; else False (a
+        refused slot leaves it due, for a later poll)."""
         user_id = claims.sub if claims is not None else None
         if user_id is None and record is not None:
             user_id = record.user_id
         user = await self._users.get(user_id) if user_id is not None else None
         if user is None or user.confirmed_at is None:
-            return True
-        if now - user.confirmed_at < self._policy.trust:
+            return None
+        if self._clock.now() - user.confirmed_at < self._policy.trust:
             return False
         return self._budget is None or self._budget.take()
 

@@ -45,6 +45,7 @@ from balupi.services.files.metadata import MetadataStore
 from balupi.services.files.model import JsonObject, Listing, ListingOrigin
 from balupi.services.files.paths import SHARED, SHARED_WITH_ME, Viewer
 from balupi.services.files.upstream import NasGate
+from balupi.services.nas.gate import Purpose, nas_purpose
 from balupi.services.nas.quiet import QuietBudget
 
 log = get_logger(__name__)
@@ -163,8 +164,10 @@ class ListingService:
         task.add_done_callback(lambda _: self._revalidating.pop(key, None))
 
     async def _revalidate(self, path: str, user: AuthenticatedUser) -> None:
+        # Background work for the gate: never wakes a NAS that fell asleep since the link looked.
         try:
-            await self.refresh(path, user)
+            with nas_purpose(Purpose.BACKGROUND):
+                await self.refresh(path, user)
         except Exception:  # a background task: the client has had its answer
             log.exception("listing revalidation failed", path=path)
 
