@@ -34,8 +34,8 @@ from tests.standing.conftest import FUZZ_TALLY, StandingHome
 
 # Per operation and generation mode: the whole module stays near 90 s on two cores (about a
 # quarter of a second per case, most of it schemathesis generating the case).
-EXAMPLES_AWAKE = int(os.environ.get("BALUPI_FUZZ_EXAMPLES", "4"))
-EXAMPLES_ASLEEP = max(1, EXAMPLES_AWAKE // 2)
+EXAMPLES_AWAKE = int(os.environ.get("BALUPI_FUZZ_EXAMPLES", "3"))
+EXAMPLES_ASLEEP = max(2, EXAMPLES_AWAKE // 2)
 REQUEST_TIMEOUT_S = 15.0
 DELIBERATE_5XX = {502, 503, 507}
 
