@@ -56,11 +56,7 @@ EXCLUDED: dict[tuple[str, str], str] = {
 # 500s in routes other engineers are fixing (issue 11), still fuzzed: a run whose only failures
 # are these is reported as xfail (with the list), any other failure fails it. Remove an entry
 # once its fix is in.
-KNOWN_500S: dict[tuple[str, str], str] = {
-    ("GET", "/api/mobile/sync/folders/{device_id}"): (
-        "control characters in the device id reach httpx as a URL (InvalidURL), routes/sync.py"
-    ),
-}
+KNOWN_500S: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.uploads.conftest import ADMIN, ALICE
+from tests.uploads.conftest import ADMIN, ALICE, Home
 
 BAD_BODIES = {
     "not json": b"{bad",
@@ -98,3 +98,12 @@ async def test_a_conflict_id_sqlite_cannot_hold_is_not_found(
         json={"resolution": "keep_server"},
     )
     _assert_plain_client_error(answer, 404)
+
+
+async def test_a_device_id_with_control_characters_reaches_the_nas_quoted(home: Home) -> None:
+    """Awake, the id is forwarded as one quoted path segment, not as a URL httpx refuses."""
+    await home.wake()
+    async with home.pi() as pi:
+        answer = await pi.get("/api/mobile/sync/folders/a%01b%0Ac", headers=home.token("alice"))
+    assert answer.status_code == 200  # BaluHost lists no folders for a device it never saw
+    assert answer.json() == []

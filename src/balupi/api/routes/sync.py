@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -144,7 +145,7 @@ async def mobile_folders(device_id: str, user: CurrentUser, services: ServicesDe
     if _nas_awake(services):
         response = await services.nas_link.client.request(
             "GET",
-            f"/api/mobile/sync/folders/{device_id}",
+            f"/api/mobile/sync/folders/{quote(device_id, safe='')}",
             headers={"Authorization": f"Bearer {user.token}"},
         )
         if response.status_code == 200:
@@ -184,6 +185,7 @@ async def files_sync_status(user: CurrentUser, services: ServicesDep) -> dict[st
         services.sessions,
         services.clock,
         owner_id=None if user.is_admin else user.id,
+        worker=services.uploads.worker,
     )
 
 
