@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import jwt
 import pytest
+import structlog
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -21,6 +22,28 @@ from balupi.db.migrate import upgrade_to_head
 # The NAS's token-signing key as test BaluPis know it: protected routes accept tokens signed
 # with it (``admin_headers``), as a real installation with BALUPI_NAS_JWT_SECRET does.
 TEST_NAS_JWT_SECRET = "balupi-tests-nas-jwt-secret-0123456789abcdef"
+
+
+def plain_tracebacks() -> None:
+    """structlog's default console renderer, with plain tracebacks instead of rich's.
+
+    rich (which schemathesis brings) renders every local of every frame: seconds per logged
+    error, minutes for a fuzz run that provokes a few hundred.
+    """
+    processors = [
+        structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
+        if isinstance(processor, structlog.dev.ConsoleRenderer)
+        else processor
+        for processor in structlog.get_config()["processors"]
+    ]
+    structlog.configure(processors=processors)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plain_tracebacks() -> None:
+    plain_tracebacks()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-import structlog
 from pydantic import SecretStr
 
 from balupi.app import create_app
@@ -47,28 +46,6 @@ SETUP_TIMEOUT_S = 30.0
 
 # What the fuzz suite ran, for the closing figures: filled by test_fuzz.py, printed at the end.
 FUZZ_TALLY = {"cases": 0, "operations": 0}
-
-
-def plain_tracebacks() -> None:
-    """structlog's default console renderer, with plain tracebacks instead of rich's.
-
-    rich (which schemathesis brings) renders every local of every frame: seconds per logged
-    error, minutes for a fuzz run that provokes a few hundred.
-    """
-    processors = [
-        structlog.dev.ConsoleRenderer(
-            colors=False, exception_formatter=structlog.dev.plain_traceback
-        )
-        if isinstance(processor, structlog.dev.ConsoleRenderer)
-        else processor
-        for processor in structlog.get_config()["processors"]
-    ]
-    structlog.configure(processors=processors)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _plain_tracebacks() -> None:
-    plain_tracebacks()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
