@@ -218,6 +218,7 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
             stack,
             known_checksum=checksums_from(file_metadata.entry),
             local_files=cache.local,
+            waker=nas_waker,
         )
     warmer = CacheWarmer(
         sessions,

@@ -17,6 +17,7 @@ from balupi.logs import get_logger
 from balupi.services.auth.tokens import TokenSigner
 from balupi.services.cache.local import LocalFiles
 from balupi.services.nas.link import NasLink
+from balupi.services.nas.wake import NasWaker
 from balupi.services.uploads.conflicts import Conflicts
 from balupi.services.uploads.ingest import ChecksumLookup, UploadIngest
 from balupi.services.uploads.local_copies import LocalCopies
@@ -25,7 +26,7 @@ from balupi.services.uploads.policies import FolderPolicies
 from balupi.services.uploads.queue import UploadQueue
 from balupi.services.uploads.resumable import ResumableUploads
 from balupi.services.uploads.tokens import OwnerTokens
-from balupi.services.uploads.worker import SyncWorker
+from balupi.services.uploads.worker import SyncWorker, WorkerSettings
 
 log = get_logger(__name__)
 
@@ -57,10 +58,12 @@ async def start_uploads(
     *,
     known_checksum: ChecksumLookup | None = None,
     local_files: LocalFiles | None = None,
+    waker: NasWaker | None = None,
 ) -> Uploads:
     """Build the upload services and start the worker (in the background: start-up never waits
     for the queue, however long it is). ``local_files`` is the file cache's registry of files
-    only the Pi has: pending uploads are served from it until the NAS holds them."""
+    only the Pi has: pending uploads are served from it until the NAS holds them. ``waker``
+    lets the worker wake the NAS once an upload has waited ``SYNC_MAX_WAIT``."""
     queue = UploadQueue(sessions)
     interrupted = await queue.reset_interrupted()
     if interrupted:
@@ -73,7 +76,15 @@ async def start_uploads(
     policies = FolderPolicies(settings.data_dir / "sync-policies.json")
     conflicts = Conflicts(sessions, clock, policies.policy_for)
     mobile_folders = MobileFolders(settings.data_dir / "nas-cache" / "mobile-folders.json", clock)
-    worker = SyncWorker(sessions, link, tokens, conflicts, clock)
+    worker = SyncWorker(
+        sessions,
+        link,
+        tokens,
+        conflicts,
+        clock,
+        WorkerSettings(max_wait_seconds=settings.sync_max_wait),
+        waker=waker,
+    )
 
     async def release(entry: UploadQueueEntry) -> None:
         if entry.local_path:

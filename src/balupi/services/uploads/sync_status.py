@@ -4,6 +4,10 @@ The counts are the whole queue's, for everyone (whether the Pi may be switched o
 every user's work). The listed entries (``failures``: failing, waiting for a login, or parked
 because the NAS refused them for good) name paths and errors, so a user sees only their own;
 an admin sees everyone's.
+
+``forced_wake_at`` is when BaluPi will wake a sleeping NAS for the oldest upload still only on
+the Pi (``SYNC_MAX_WAIT`` after it was accepted), so a user knows how long it may stay there;
+null when nothing is waiting or BaluPi cannot wake the NAS.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from balupi.clock import Clock, utc_iso
 from balupi.db.models import Conflict, ConflictStatus, QueueStatus, UploadQueueEntry
 from balupi.services.uploads.queue import PARKED_STATES, UploadQueue
+from balupi.services.uploads.worker import SyncWorker
 
 MAX_FAILURES_LISTED = 50
 LISTED_STATES = (QueueStatus.FAILED, QueueStatus.WAITING_FOR_AUTH, *PARKED_STATES)
@@ -27,6 +32,7 @@ async def sync_status(
     clock: Clock,
     *,
     owner_id: str | None,
+    worker: SyncWorker | None = None,
 ) -> dict[str, Any]:
     """The status as ``owner_id`` may see it (None: an admin, who sees every entry)."""
     totals = await queue.totals()
@@ -49,6 +55,7 @@ async def sync_status(
             select(func.count()).select_from(Conflict).where(Conflict.status == ConflictStatus.OPEN)
         )
     now = clock.now()
+    forced_wake_at = await worker.forced_wake_at() if worker is not None else None
     return {
         "pending_count": totals.open_entries,
         "pending_bytes": totals.pending_bytes,
@@ -75,6 +82,8 @@ async def sync_status(
             for entry in failures
         ],
         "open_conflicts": int(open_conflicts or 0),
+        "forced_wake_at": utc_iso(forced_wake_at) if forced_wake_at else None,
+        "sync_max_wait_seconds": worker.settings.max_wait_seconds if worker else None,
         # Everything the Pi acknowledged is on the NAS, or refused by it with nothing of the
         # Pi's own waiting on it: pulling the Pi's plug loses nothing. A parked upload's bytes
         # are only on the Pi, so it keeps this false.

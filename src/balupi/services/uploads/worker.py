@@ -1,7 +1,20 @@
 """``SyncWorker``: pushes the queue to the NAS while it is awake, oldest first, exactly once.
 
 It runs only while the ``NasLink`` says the NAS is online (a link listener starts a pass when it
-comes online; new uploads and a slow timer start one too); it never wakes the NAS on its own.
+comes online; new uploads and a slow timer start one too). Every wake, whoever caused it, is used
+fully: a pass pushes everything due, including failed entries whose retry time has come, until
+nothing due is left. Its requests are background work (``Purpose.BACKGROUND``): the request
+gate refuses them while the link believes the NAS is not up, and marks them
+``X-Sync-Trigger: auto``, so a NAS that fell asleep since the link last looked is not woken by
+them; BaluHost's answer to such a request on a sync route, a scrubbed 503, means "asleep": the
+entry waits for the next wake, no attempt counted (``met_a_sleeping_nas``).
+
+It wakes the NAS itself only when an upload has waited too long: ``max_wait_seconds``
+(``SYNC_MAX_WAIT``, 6 h; 0 = at once) after the oldest entry that a pass would push (held ones
+excepted; a failed one counts from its retry time) was accepted, it asks the ``NasWaker`` for one
+deliberate wake, and the pass that follows the NAS coming online drains the whole queue.
+``forced_wake_at()`` says when that will be (the sync status shows it).
+
 For each upload, as the owning user:
 
 1. ask the NAS what it has at the path: the same SHA-256 already there (a push that completed
@@ -35,13 +48,13 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from balupi.clock import Clock
+from balupi.clock import Clock, utc_iso
 from balupi.db.models import (
     NasState,
     QueueOperation,
@@ -50,10 +63,12 @@ from balupi.db.models import (
     SyncLogEntry,
     UploadQueueEntry,
 )
-from balupi.errors import NasRejected, NasUnreachable, NotAuthenticated
+from balupi.errors import NasError, NasRejected, NasUnreachable, NotAuthenticated
 from balupi.logs import get_logger
 from balupi.services.files.paths import UNSTORABLE_NAME, ancestors, storable
+from balupi.services.nas.gate import Purpose, RefusedWhileAsleep, nas_purpose
 from balupi.services.nas.link import LinkSnapshot, NasLink
+from balupi.services.nas.wake import NasWaker
 from balupi.services.uploads import nas_push
 from balupi.services.uploads.conflicts import ConflictDecision, Conflicts
 from balupi.services.uploads.offline_ops import RuledOut, replay_mutation
@@ -65,11 +80,25 @@ log = get_logger(__name__)
 # 4xx answers about the moment, not the change: a token (401), a timeout (408), too early (425),
 # a rate limit (429). Every other 4xx refuses the change itself, and repeating it cannot help.
 TRANSIENT_CLIENT_ERRORS = frozenset({401, 408, 425, 429})
+# What BaluHost answers a background (``X-Sync-Trigger: auto``) request to a sync route while it
+# sleeps: 503 with its 5xx scrubber's body and no Retry-After (docs/compat/nas-sleep.md).
+ASLEEP_DETAIL = "Internal server error"
+ASLEEP_ERROR = "NAS asleep: waits for its next wake"
+# States from which a forced wake may start (not booting, not unknown, not going down).
+WAKEABLE = frozenset({NasState.SLEEPING, NasState.OFFLINE})
 
 
 def fails_for_good(status_code: int) -> bool:
     """Whether the NAS's answer ``status_code`` refuses the change for good (park it)."""
     return 400 <= status_code < 500 and status_code not in TRANSIENT_CLIENT_ERRORS
+
+
+def met_a_sleeping_nas(exc: Exception) -> bool:
+    """Whether a push ended because the NAS sleeps, not because it failed: the gate did not
+    send it (the link believes the NAS is not up), or BaluHost refused it as background work."""
+    if isinstance(exc, NasUnreachable):
+        return isinstance(exc.__cause__, RefusedWhileAsleep)
+    return isinstance(exc, NasRejected) and exc.status_code == 503 and exc.detail == ASLEEP_DETAIL
 
 
 def _paths_of(entry: UploadQueueEntry) -> list[str]:
@@ -111,6 +140,10 @@ class WorkerSettings:
     first_retry_seconds: float = 10.0
     max_retry_seconds: float = 3600.0
     idle_pass_seconds: float = 60.0
+    # SYNC_MAX_WAIT: how long an accepted upload may stay only on the Pi (0: wake at once).
+    max_wait_seconds: float = 6 * 3600.0
+    # The least time between two wakes the worker forces (one that fails is not retried sooner).
+    forced_wake_gap_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +151,7 @@ class PushOutcome:
     status: QueueStatus
     error: str | None = None
     sent_bytes: int = 0
+    asleep: bool = False  # the NAS sleeps: not an attempt, the entry waits as it was
 
 
 class SyncWorker:
@@ -131,9 +165,12 @@ class SyncWorker:
         conflicts: Conflicts,
         clock: Clock,
         settings: WorkerSettings | None = None,
+        *,
+        waker: NasWaker | None = None,
     ) -> None:
         self._sessions = sessions
         self._link = link
+        self._waker = waker
         self._tokens = tokens
         self._conflicts = conflicts
         self._clock = clock
@@ -144,7 +181,11 @@ class SyncWorker:
         self._synced_listeners: list[Callable[[UploadQueueEntry], Awaitable[None]]] = []
         self._pass_tasks: list[Callable[[], Awaitable[None]]] = []
         self._failed_this_pass: list[UploadQueueEntry] = []
+        self._asleep_this_pass = False
+        self._last_forced_wake: float | None = None  # monotonic
         self.passes = 0
+        self.passes_skipped = 0  # asked for while the NAS was not online: nothing sent
+        self.forced_wakes = 0
 
     def add_pass_task(self, task: Callable[[], Awaitable[None]]) -> None:
         """More work owed to the NAS, done at the end of every pass while it is online."""
@@ -185,13 +226,53 @@ class SyncWorker:
                     await self._wanted.wait()
             self._wanted.clear()
             wait = self.settings.idle_pass_seconds
-            if self._link.state is not NasState.ONLINE:
-                continue  # never wake or poll a sleeping NAS for the queue
             try:
+                if self._link.state is not NasState.ONLINE:
+                    # Never poll a sleeping NAS for the queue; wake it only when an upload has
+                    # waited too long.
+                    self.passes_skipped += 1
+                    wait = await self._wake_if_overdue()
+                    continue
                 await self.run_pass()
-                wait = await self._seconds_to_next_retry()
+                if not self._asleep_this_pass:
+                    wait = await self._seconds_to_next_retry()
             except Exception:
                 log.exception("sync pass failed")
+
+    async def forced_wake_at(self) -> datetime | None:
+        """When the worker will wake the NAS for the oldest upload still only on the Pi (None:
+        nothing it would push, or no way to wake the NAS). Held entries do not count: a wake
+        cannot push them; a failed one counts from its retry time, not from its acceptance."""
+        if self._waker is None:
+            return None
+        entries = await self._due_entries(at=datetime.max.replace(tzinfo=UTC))
+        if not entries:
+            return None
+        oldest = min(max(e.created_at, e.next_attempt_at or e.created_at) for e in entries)
+        return oldest + timedelta(seconds=self.settings.max_wait_seconds)
+
+    async def _wake_if_overdue(self) -> float:
+        """Wake the NAS once if an upload has waited ``max_wait_seconds``; returns the seconds
+        until the worker should look again (at most ``idle_pass_seconds``)."""
+        due = await self.forced_wake_at()
+        if due is None or self._link.state not in WAKEABLE or self._waker is None:
+            return self.settings.idle_pass_seconds
+        seconds = (due - self._clock.now()).total_seconds()
+        if self._last_forced_wake is not None:
+            since = self._clock.monotonic() - self._last_forced_wake
+            seconds = max(seconds, self.settings.forced_wake_gap_seconds - since)
+        if seconds > 0:
+            return min(max(seconds, 0.05), self.settings.idle_pass_seconds)
+        self._last_forced_wake = self._clock.monotonic()
+        self.forced_wakes += 1
+        waited_since = due - timedelta(seconds=self.settings.max_wait_seconds)
+        reason = f"sync max wait: an upload has waited since {utc_iso(waited_since)}"
+        log.info("waking the nas for the sync queue", reason=reason)
+        try:  # the link's listener starts the pass that drains the queue once it is online
+            await self._waker.ensure_available(reason=reason)
+        except NasError as exc:
+            log.warning("forced wake for the sync queue failed", reason=str(exc))
+        return self.settings.idle_pass_seconds
 
     async def _seconds_to_next_retry(self) -> float:
         """Until the earliest failed entry is due again (at most ``idle_pass_seconds``)."""
@@ -206,31 +287,37 @@ class SyncWorker:
         seconds = (due - self._clock.now()).total_seconds()
         return min(max(seconds, 0.05), self.settings.idle_pass_seconds)
 
+    def _may_push(self) -> bool:
+        return self._link.state is NasState.ONLINE and not self._asleep_this_pass
+
     async def run_pass(self) -> int:
-        """Push everything due now, in order; returns how many entries reached a final state."""
+        """Push everything due now, in order; returns how many entries reached a final state.
+        Everything it sends is background work: it never wakes a NAS that fell asleep."""
         self.passes += 1
         self._failed_this_pass = []
+        self._asleep_this_pass = False
         done = 0
-        while self._link.state is NasState.ONLINE:
-            entries = await self._due_entries()
-            if not entries:
-                break
-            progressed = await self._push_in_order(entries)
-            done += progressed
-            if progressed == 0:
-                break
-        for task in self._pass_tasks:
-            if self._link.state is NasState.ONLINE:
-                await task()
+        with nas_purpose(Purpose.BACKGROUND):
+            while self._may_push():
+                entries = await self._due_entries()
+                if not entries:
+                    break
+                progressed = await self._push_in_order(entries)
+                done += progressed
+                if progressed == 0:
+                    break
+            for task in self._pass_tasks:
+                if self._may_push():
+                    await task()
         return done
 
-    async def _due_entries(self) -> list[UploadQueueEntry]:
+    async def _due_entries(self, at: datetime | None = None) -> list[UploadQueueEntry]:
         """Entries to push now, in order. An open entry that is not due (failed and waiting for
         its retry, held by a conflict, waiting for a token) holds back every later entry
         touching the same path, so the NAS sees each path's changes in the order they were
         made; parked entries are not open and hold nothing. Held entries are read by page, so
-        however many there are, due entries behind them are still found."""
-        now = self._clock.now()
+        however many there are, due entries behind them are still found. ``at``: due by then."""
+        now = at or self._clock.now()
         due: list[UploadQueueEntry] = []
         held = _HeldPaths()
         after = 0
@@ -281,7 +368,7 @@ class SyncWorker:
             if entry.operation is not QueueOperation.UPLOAD:
                 progressed += await self._push_group(group)
                 group = []
-            if self._link.state is not NasState.ONLINE:
+            if not self._may_push():
                 return progressed
         return progressed + await self._push_group(group)
 
@@ -311,11 +398,16 @@ class SyncWorker:
             raise
         except Exception as exc:  # whatever ends a push, the row never stays ``uploading``
             outcome = await self._failure(entry, token, exc)
+        if outcome.asleep:
+            self._asleep_this_pass = True  # the rest of the queue waits for the next wake too
         await self._finish(entry, outcome, started=started)
         return outcome
 
     async def _failure(self, entry: UploadQueueEntry, token: str, exc: Exception) -> PushOutcome:
         """What a push that raised ``exc`` leaves the entry as (see the module docstring)."""
+        if met_a_sleeping_nas(exc):
+            waiting = QueueStatus.FAILED if entry.attempts else QueueStatus.PENDING
+            return PushOutcome(waiting, ASLEEP_ERROR, asleep=True)
         if isinstance(exc, NotAuthenticated):
             self._tokens.forget(entry.owner_id, token)
             return PushOutcome(QueueStatus.WAITING_FOR_AUTH, exc.detail)
@@ -388,6 +480,10 @@ class SyncWorker:
             if row is None:
                 return
             row.status = outcome.status
+            if outcome.asleep:  # not an attempt: its error and retry time stay as they were
+                entry.status = outcome.status
+                log.info("nas asleep: push waits", path=entry.target_path)
+                return
             row.last_error = outcome.error
             if outcome.status is QueueStatus.SYNCED:
                 row.synced_at = now
