@@ -6,14 +6,16 @@ fully: a pass pushes everything due, including failed entries whose retry time h
 nothing due is left. Its requests are background work (``Purpose.BACKGROUND``): the request
 gate refuses them while the link believes the NAS is not up, and marks them
 ``X-Sync-Trigger: auto``, so a NAS that fell asleep since the link last looked is not woken by
-them; BaluHost's answer to such a request on a sync route, a scrubbed 503, means "asleep": the
-entry waits for the next wake, no attempt counted (``met_a_sleeping_nas``).
+them. Either sign that the NAS sleeps (the gate's refusal, or BaluHost's scrubbed 503 to such
+a request on a sync route) ends the pass: the entry waits for the next wake as it was, no
+attempt counted (``met_a_sleeping_nas``).
 
 It wakes the NAS itself only when an upload has waited too long: ``max_wait_seconds``
 (``SYNC_MAX_WAIT``, 6 h; 0 = at once) after the oldest entry that a pass would push (held ones
 excepted; a failed one counts from its retry time) was accepted, it asks the ``NasWaker`` for one
-deliberate wake, and the pass that follows the NAS coming online drains the whole queue.
-``forced_wake_at()`` says when that will be (the sync status shows it).
+deliberate wake (at most one per ``forced_wake_gap_seconds``), and the pass that follows the
+NAS coming online drains the whole queue. ``forced_wake_at()`` says when that will be (the sync
+status shows it).
 
 For each upload, as the owning user:
 
