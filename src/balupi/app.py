@@ -287,7 +287,8 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
     )
     energy_service.schedule(scheduler)
     schedule_backups(scheduler, settings, clock)
-    scheduler.start()
+    with nas_purpose(Purpose.BACKGROUND):  # scheduled jobs: nobody waits, the NAS is not woken
+        scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)
     stack.push_async_callback(energy_service.aclose)  # first out: lets a roll-up batch finish
 

@@ -11,12 +11,15 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.clock import ManualClock
 from balupi.db.models import NasState
 from balupi.errors import NasUnreachable
 from balupi.services.nas.client import NasClient
 from balupi.services.nas.gate import Purpose, RequestGate, current_purpose, nas_purpose
+from balupi.services.nas.history import LinkHistory
+from balupi.services.nas.link import NasLink
 
 
 class Recorder:
@@ -106,3 +109,17 @@ def test_purpose_defaults_to_user_and_is_restored() -> None:
     with nas_purpose(Purpose.BACKGROUND):
         assert current_purpose() is Purpose.BACKGROUND
     assert current_purpose() is Purpose.USER
+
+
+async def test_work_a_change_of_the_nas_state_sets_off_is_background(
+    clock: ManualClock, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The warming burst and listing again after a wake are started by the link's listeners:
+    their requests, and those of the tasks they start, are background work."""
+    link = NasLink(None, LinkHistory(sessions), clock)
+    await link.start()
+    seen: list[Purpose] = []
+    link.add_listener(lambda old, new: seen.append(current_purpose()))
+    await link.report_power(2.0)  # standby: sleeping
+    assert seen == [Purpose.BACKGROUND]
+    assert current_purpose() is Purpose.USER  # the caller's own purpose is untouched

@@ -406,13 +406,16 @@ class NasLink:
             self._sync_events()
             new = self._snapshot
         log.info("nas state", old=old.state.value, new=to_state.value, evidence=evidence)
-        for listener in list(self._listeners):
-            try:
-                result = listener(old, new)
-                if result is not None:
-                    await result
-            except Exception:
-                log.exception("nas link listener failed")
+        # What a change of state sets off (the warming burst, listing again) is work nobody
+        # waits for: its requests, and those of the tasks it starts, never wake the NAS.
+        with nas_purpose(Purpose.BACKGROUND):
+            for listener in list(self._listeners):
+                try:
+                    result = listener(old, new)
+                    if result is not None:
+                        await result
+                except Exception:
+                    log.exception("nas link listener failed")
         return True
 
     def _sync_events(self) -> None:
