@@ -218,6 +218,32 @@ def test_every_number_on_the_energy_page_is_the_apis(browser: Any, demo: Demo, p
             expect(page.get_by_test_id("savings-gap")).to_be_visible()
 
 
+def test_the_plug_tiles_today_is_the_day_views(browser: Any, demo: Demo) -> None:
+    """Each live tile's "today" is the plug's energy of the calendar day as the Pi stored it, the
+    Day costs' figure for that plug, and the tiles add up to the Day total beside them (issue 13:
+    a tile said "5.0 Wh today", the plug's own counter, beside Day costs of 0.0 Wh)."""
+    with energy_page(browser, demo) as page:
+        page.get_by_role("tab", name="Day").click()
+        expect(page.get_by_test_id("costs-energy")).to_be_visible(timeout=30_000)
+        costs = _costs(demo, "day")
+        feet = {
+            device["id"]: page.get_by_test_id(f"live-{device['id']}").locator(".tile-foot")
+            for device in costs["devices"]
+        }
+        for foot in feet.values():
+            expect(foot).to_contain_text("today", timeout=30_000)
+        shown = {device_id: foot.inner_text() for device_id, foot in feet.items()}
+        card_total = page.get_by_test_id("costs-energy").inner_text()
+    stored = {line["id"]: line["energy_wh"] for line in costs["by_device"]}
+    for device_id, text in shown.items():
+        value, slack = wh_in(text)
+        assert abs(value - stored.get(device_id, 0.0)) <= slack + 0.01, (text, stored)
+    tiles_wh = sum(wh_in(text)[0] for text in shown.values())
+    value, slack = wh_in(card_total)
+    assert abs(tiles_wh - value) <= slack + sum(wh_in(text)[1] for text in shown.values())
+    assert abs(value - costs["total"]["energy_wh"]) <= slack + 0.01
+
+
 def test_nothing_after_now_is_counted(browser: Any, demo: Demo) -> None:
     now = datetime.now(UTC)
     link = _link(

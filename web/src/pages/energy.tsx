@@ -54,9 +54,10 @@ export function Energy() {
   const devices = costs.data?.devices ?? [];
   const nas = devices.find((d) => d.role === 'nas');
   const summary = useData(() => api<Summary>('/api/energy/summary'), []);
+  const today = useData(() => api<Costs>('/api/energy/costs', { query: { period: 'day' } }), []);
   return (
     <div class="grid two">
-      <LivePower />
+      <LivePower today={range === 'day' && costs.data ? costs.data : today.data} />
       <HistoryCard
         range={range}
         setRange={setRange}
@@ -105,7 +106,16 @@ function PeriodNote(props: { period: Period | null; counted?: boolean }) {
   );
 }
 
-function LivePower() {
+/** Each plug's energy today as the Day view counts it (the Pi's stored closed hours of the calendar
+ *  day), not the plug's own counter, which runs on the plug's clock and disagreed with the Day costs
+ *  beside it. On the Day tab it is the very answer the costs card shows. */
+function todayOf(day: Costs | undefined): { wh: Map<number, number>; until: string } | null {
+  if (!day) return null;
+  const p = periodOf(day);
+  return { wh: new Map(day.by_device.map((d) => [d.id, d.energy_wh])), until: moment(p, p.until) };
+}
+
+function LivePower(props: { today: Costs | undefined }) {
   const readings = useRef<{ at: number; power: Map<number, number | null> }[]>([]);
   const current = useData(
     async () => {
@@ -120,6 +130,7 @@ function LivePower() {
     LIVE_EVERY_MS,
   );
   const now = current.data;
+  const today = useMemo(() => todayOf(props.today), [props.today]);
 
   const chart = useMemo(() => {
     if (!now || readings.current.length < 2) return null;
@@ -179,8 +190,10 @@ function LivePower() {
                   ) : (
                     <Badge tone="bad">{t('plug.offline')}</Badge>
                   )}
-                  {d.today_wh !== null && (
-                    <span class="muted small">{t('live.today', { energy: energy(d.today_wh) })}</span>
+                  {today && (
+                    <span class="muted small" data-testid="live-today">
+                      {t('live.today', { energy: energy(today.wh.get(d.device_id) ?? 0), time: today.until })}
+                    </span>
                   )}
                 </div>
               </div>
