@@ -40,6 +40,7 @@ SCALE = 60.0  # emulated seconds per real second
 PROBE_SECONDS = 0.25  # real: 15 emulated seconds
 EMULATED_MINUTE = 60.0 / SCALE  # real seconds
 SOFT_SLEEP_WATTS = 20.0  # the emulator's draw in soft sleep: the plug thresholds' "idle"
+SUSPEND_WATTS = 3.0  # in true suspend: "standby"
 AUTO_IDLE = SleepConfig(
     auto_idle_enabled=True,
     idle_timeout_minutes=1,
@@ -131,6 +132,12 @@ async def test_the_nas_falls_asleep_with_the_link_probing_and_the_link_knows_wit
     assert sum(gate.sent.values()) == probes
     assert auto_wakes(nas) == []
     assert link.state is NasState.SLEEPING
+
+    # The plug sees the suspend; the next "idle" reading is a resume, no longer soft sleep.
+    await link.report_power(SUSPEND_WATTS)
+    assert not link.snapshot.soft_asleep
+    await link.report_power(SOFT_SLEEP_WATTS)
+    assert link.state is NasState.WAKING
 
 
 # -- through BaluPi -----------------------------------------------------------------------------

@@ -29,7 +29,8 @@ Decision table for a reading of the NAS plug (``PowerClass``):
     off      → offline (from any state)
     standby  → sleeping (from online, unknown; a waking NAS keeps waking until its timeout)
     idle/act → waking   (from sleeping, offline, unknown: it runs, so it can be asked), except
-               idle while its sleep status said soft sleep (which draws as much as idle)
+               idle while its sleep status said soft sleep (which draws as much as idle) and no
+               standby reading (a suspend) came since
 """
 
 from __future__ import annotations
@@ -203,6 +204,9 @@ class NasLink:
         """A reading of the NAS plug (fed by the energy service, or by tests)."""
         power_class = self.thresholds.classify(watts)
         self._snapshot = replace(self._snapshot, power_w=watts, power_class=power_class)
+        if power_class is PowerClass.STANDBY and self._snapshot.soft_asleep:
+            # It went on from soft sleep into suspend: its next "idle" reading is a resume.
+            self._snapshot = replace(self._snapshot, nas_sleep_state=None, nas_sleep_since=None)
         evidence = f"plug {watts:.1f} W ({power_class})"
         state = self.state
         if power_class is PowerClass.OFF and state is not NasState.OFFLINE:
