@@ -108,6 +108,7 @@ async def test_unreachable_nas_drawing_power_is_offline_not_asleep(
         (NasState.SLEEPING, 3.0, NasState.SLEEPING),
         (NasState.SLEEPING, 60.0, NasState.WAKING),
         (NasState.OFFLINE, 40.0, NasState.WAKING),
+        (NasState.OFFLINE, 3.0, NasState.SLEEPING),  # unreachable but drawing standby: asleep
         (NasState.WAKING, 3.0, NasState.WAKING),
     ],
 )

@@ -299,4 +299,4 @@ def test_only_the_nas_s_scrubbed_503_to_background_work_means_asleep() -> None:
     assert met_a_sleeping_nas(NasRejected(503, "Internal server error"))
     assert not met_a_sleeping_nas(NasRejected(503, "Service temporarily unavailable"))
     assert not met_a_sleeping_nas(NasRejected(500, "Internal server error"))
-    assert not met_a_sleeping_nas(NasUnreachable("NAS request failed: ConnectError"))
+    assert not met_a_sleeping_nas(NasUnreachable("NAS request failed: no connection"))

@@ -81,7 +81,7 @@ class NasClient:
         try:
             response = await self._client.get("/api/health", timeout=HEALTH_TIMEOUT)
         except httpx.HTTPError as exc:
-            raise NasUnreachable(f"NAS health check failed: {type(exc).__name__}") from exc
+            raise NasUnreachable(f"NAS health check failed: {_why(exc)}") from exc
         if response.status_code != 200:
             raise NasUnreachable(f"NAS health check answered {response.status_code}")
         try:
@@ -113,7 +113,7 @@ class NasClient:
                 timeout=timeout if timeout is not None else self._client.timeout,
             )
         except httpx.HTTPError as exc:
-            raise NasUnreachable(f"NAS request failed: {type(exc).__name__}") from exc
+            raise NasUnreachable(f"NAS request failed: {_why(exc)}") from exc
 
     @asynccontextmanager
     async def stream(
@@ -137,10 +137,21 @@ class NasClient:
         try:
             response = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
-            raise NasUnreachable(f"NAS request failed: {type(exc).__name__}") from exc
+            raise NasUnreachable(f"NAS request failed: {_why(exc)}") from exc
         try:
             yield response
         except httpx.HTTPError as exc:
-            raise NasUnreachable(f"NAS stream broke: {type(exc).__name__}") from exc
+            raise NasUnreachable(f"NAS stream broke: {_why(exc)}") from exc
         finally:
             await response.aclose()
+
+
+def _why(exc: httpx.HTTPError) -> str:
+    """Why a request to the NAS failed, in words for a status page (not an exception's name)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    if isinstance(exc, httpx.ConnectError):
+        return "no connection"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return "the connection broke"
+    return "the request could not be sent"

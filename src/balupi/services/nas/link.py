@@ -27,7 +27,8 @@ wake that does not finish within the boot timeout ends in ``offline``.
 Decision table for a reading of the NAS plug (``PowerClass``):
 
     off      → offline (from any state)
-    standby  → sleeping (from online, unknown; a waking NAS keeps waking until its timeout)
+    standby  → sleeping (from online, unknown, offline: a NAS drawing standby power is
+               suspended, not off; a waking NAS keeps waking until its timeout)
     idle/act → waking   (from sleeping, offline, unknown: it runs, so it can be asked), except
                idle while its sleep status said soft sleep (which draws as much as idle) and no
                standby reading (a suspend) came since
@@ -211,7 +212,11 @@ class NasLink:
         state = self.state
         if power_class is PowerClass.OFF and state is not NasState.OFFLINE:
             await self._transition(NasState.OFFLINE, evidence)
-        elif power_class is PowerClass.STANDBY and state in (NasState.ONLINE, NasState.UNKNOWN):
+        elif power_class is PowerClass.STANDBY and state in (
+            NasState.ONLINE,
+            NasState.UNKNOWN,
+            NasState.OFFLINE,
+        ):
             await self._transition(NasState.SLEEPING, evidence)
         elif power_class is PowerClass.IDLE and self._snapshot.soft_asleep:
             return  # a soft-sleeping NAS draws what an idle one does: no news
