@@ -115,6 +115,9 @@ function todayOf(day: Costs | undefined): { wh: Map<number, number>; until: stri
   return { wh: new Map(day.by_device.map((d) => [d.id, d.energy_wh])), until: moment(p, p.until) };
 }
 
+/** An energy whose number never wraps away from its unit in a narrow tile. */
+const unbroken = (wh: number) => energy(wh).replace(' ', '\u00a0');
+
 function LivePower(props: { today: Costs | undefined }) {
   const readings = useRef<{ at: number; power: Map<number, number | null> }[]>([]);
   const current = useData(
@@ -192,7 +195,10 @@ function LivePower(props: { today: Costs | undefined }) {
                   )}
                   {today && (
                     <span class="muted small" data-testid="live-today">
-                      {t('live.today', { energy: energy(today.wh.get(d.device_id) ?? 0), time: today.until })}
+                      {t('live.today', {
+                        energy: unbroken(today.wh.get(d.device_id) ?? 0),
+                        time: today.until,
+                      })}
                     </span>
                   )}
                 </div>
