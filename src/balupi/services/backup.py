@@ -28,8 +28,6 @@ from datetime import datetime
 from pathlib import Path
 
 import anyio
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import make_url
@@ -143,6 +141,9 @@ def verify_restorable(path: Path) -> str:
 
 def known_revision(revision: str) -> bool:
     """Whether this BaluPi's migrations include ``revision`` (False: a newer BaluPi wrote it)."""
+    from alembic.script import ScriptDirectory  # here: restores are rare, every start is not
+    from alembic.util import CommandError
+
     try:
         return ScriptDirectory(str(MIGRATIONS_DIR)).get_revision(revision) is not None
     except CommandError:

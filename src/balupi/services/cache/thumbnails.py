@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 
 import anyio
-from PIL import Image, ImageOps, UnidentifiedImageError
 
 from balupi.errors import FileError
 from balupi.services.auth import AuthenticatedUser
@@ -56,6 +55,8 @@ def render(source: Path, target: Path, edge: int) -> None:
     """
     if target.exists():
         return
+    from PIL import Image, ImageOps  # here: Pillow costs every start megabytes until first used
+
     with Image.open(source) as original:
         original.draft("RGB", (edge, edge))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
         image = ImageOps.exif_transpose(original)
@@ -93,6 +94,15 @@ class Thumbnails:
             await anyio.to_thread.run_sync(
                 render, original.file, target, edge, limiter=self._limiter
             )
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError) as exc:
-            raise NotAnImage() from exc
+        except Exception as exc:
+            if _unreadable(exc):
+                raise NotAnImage() from exc
+            raise
         return target
+
+
+def _unreadable(exc: Exception) -> bool:
+    """Whether Pillow (imported by now: ``render`` ran) could not read the file as an image."""
+    from PIL import Image, UnidentifiedImageError
+
+    return isinstance(exc, UnidentifiedImageError | Image.DecompressionBombError | OSError)

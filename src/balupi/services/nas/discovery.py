@@ -27,6 +27,9 @@ Where it runs: by default on the networks BaluPi listens on (``HOST``): all inte
 
 Events are handled one at a time, in the order zeroconf reports them, so a goodbye can never be
 overtaken by the resolution of an earlier announcement.
+
+zeroconf is imported when mDNS starts, not with this module: with ``MDNS_ENABLED=false`` it is
+never loaded (issue 14: every module a configuration does not use costs a Pi memory and start-up).
 """
 
 from __future__ import annotations
@@ -38,14 +41,15 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 from urllib.parse import urlsplit
-
-from zeroconf import InterfaceChoice, ServiceStateChange, Zeroconf
-from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from balupi import __version__
 from balupi.logs import get_logger
+
+if TYPE_CHECKING:
+    from zeroconf import InterfaceChoice, ServiceStateChange, Zeroconf
+    from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 log = get_logger(__name__)
 
@@ -142,6 +146,8 @@ class PiAdvertisement:
     def service_info(self) -> AsyncServiceInfo:
         # The host name is BaluPi's own, never the machine's: the OS's mDNS responder (Avahi on
         # Raspberry Pi OS) owns <hostname>.local and would rename itself on a conflict.
+        from zeroconf.asyncio import AsyncServiceInfo
+
         label = _dns_label(f"balupi-{self.hostname}")
         return AsyncServiceInfo(
             BALUPI_SERVICE_TYPE,
@@ -155,6 +161,8 @@ class PiAdvertisement:
 
 def mdns_interfaces(host: str, configured: Sequence[str]) -> list[str] | InterfaceChoice:
     """Where zeroconf runs: ``MDNS_INTERFACES``, else the listen address (all for a wildcard)."""
+    from zeroconf import InterfaceChoice
+
     if configured:
         return list(configured)
     if host in _WILDCARD_HOSTS:
@@ -192,7 +200,7 @@ class MdnsDiscovery:
         sink: AnnouncementSink,
         nas_url: Callable[[], str | None],
         *,
-        interfaces: list[str] | InterfaceChoice = InterfaceChoice.All,
+        interfaces: list[str] | InterfaceChoice | None = None,  # None: every interface
         advertisement: PiAdvertisement | None = None,
         nas_hostname: Callable[[], str | None] = lambda: None,
     ) -> None:
@@ -235,6 +243,11 @@ class MdnsDiscovery:
         """Open the mDNS sockets, start browsing and (in the background) advertising."""
         if self._zeroconf is not None:
             return
+        from zeroconf import InterfaceChoice
+        from zeroconf.asyncio import AsyncServiceBrowser, AsyncZeroconf
+
+        if self._interfaces is None:
+            self._interfaces = InterfaceChoice.All
         try:
             # Built on the running loop so zeroconf uses it rather than a thread of its own.
             self._zeroconf = AsyncZeroconf(interfaces=self._interfaces)
@@ -280,6 +293,8 @@ class MdnsDiscovery:
             log.warning("mdns event dropped: too many pending", name=name)
 
     async def _follow(self) -> None:
+        from zeroconf import ServiceStateChange
+
         while True:
             name, change = await self._events.get()
             try:
@@ -293,6 +308,8 @@ class MdnsDiscovery:
                 log.exception("mdns event failed", name=name)
 
     async def _resolve(self, name: str) -> NasAnnouncement | None:
+        from zeroconf.asyncio import AsyncServiceInfo
+
         assert self._zeroconf is not None
         info = AsyncServiceInfo(BALUHOST_SERVICE_TYPE, name)
         if not await info.async_request(self._zeroconf.zeroconf, RESOLVE_TIMEOUT_MS):

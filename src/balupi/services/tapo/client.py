@@ -1,6 +1,8 @@
 """The python-kasa boundary: connecting to Tapo plugs, reading them, switching them.
 
-Nothing else in BaluPi imports ``kasa``. Errors are translated here, once, the way Home
+Nothing else in BaluPi imports ``kasa``, and this module only when a plug is first connected or
+looked for: python-kasa and aiohttp under it cost an install without plugs megabytes and seconds
+on a Pi (issue 14). Errors are translated here, once, the way Home
 Assistant's tplink coordinator does it: ``AuthenticationError`` becomes ``PlugAuthFailed``, every
 other ``KasaException`` (and a plain ``OSError`` or timeout) becomes ``PlugUnavailable``, always
 ``from`` the original. Readings are taken through python-kasa's ``Module.Energy`` interface (W,
@@ -24,32 +26,31 @@ import socket
 from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
-
-from kasa import (
-    AuthenticationError,
-    Credentials,
-    Device,
-    DeviceConfig,
-    Discover,
-    KasaException,
-    Module,
-)
-from kasa.deviceconfig import DeviceConnectionParameters, DeviceEncryptionType, DeviceFamily
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from balupi.errors import PlugAddressInvalid, PlugAuthFailed, PlugError, PlugUnavailable
 from balupi.logs import get_logger
 from balupi.services.nas.magic_packet import normalize_mac
 
+if TYPE_CHECKING:  # python-kasa (with aiohttp) is imported on the first connection, not before
+    from kasa import Credentials, Device, DeviceConfig
+    from kasa.deviceconfig import DeviceConnectionParameters
+
 log = get_logger(__name__)
 
 _T = TypeVar("_T")
 
-# Tried in this order when a plug's parameters are not cached yet.
-TAPO_TRANSPORTS: tuple[DeviceConnectionParameters, ...] = (
-    DeviceConnectionParameters(DeviceFamily.SmartTapoPlug, DeviceEncryptionType.Klap, 2),
-    DeviceConnectionParameters(DeviceFamily.SmartTapoPlug, DeviceEncryptionType.Aes, 2),
-)
+
+@cache
+def tapo_transports() -> tuple[DeviceConnectionParameters, ...]:
+    """Tried in this order when a plug's parameters are not cached yet."""
+    from kasa.deviceconfig import DeviceConnectionParameters, DeviceEncryptionType, DeviceFamily
+
+    return (
+        DeviceConnectionParameters(DeviceFamily.SmartTapoPlug, DeviceEncryptionType.Klap, 2),
+        DeviceConnectionParameters(DeviceFamily.SmartTapoPlug, DeviceEncryptionType.Aes, 2),
+    )
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,8 @@ def _milli(value: float | None) -> int | None:
 @contextlib.contextmanager
 def kasa_errors(address: PlugAddress) -> Iterator[None]:
     """Translate python-kasa's errors for the plug at ``address`` into BaluPi's."""
+    from kasa import AuthenticationError, KasaException
+
     try:
         yield
     except AuthenticationError as exc:
@@ -209,6 +212,8 @@ class PlugConnection:
 
     def reading(self, at: datetime) -> PlugReading:
         """What the plug said at its last update (no I/O), stamped ``at``."""
+        from kasa import Module
+
         device = self._device
         energy = device.modules.get(Module.Energy)
         if energy is None:
@@ -267,12 +272,20 @@ class PlugConnector:
     def __init__(
         self, username: str | None, password: str | None, *, request_timeout_s: float = 5.0
     ) -> None:
-        self._credentials = (
-            Credentials(username, password or "") if username else None
-        )  # None: python-kasa tries a factory-fresh plug's blank account
+        self._username = username
+        self._password = password or ""
         self._request_timeout = max(1, math.ceil(request_timeout_s))
 
+    @property
+    def _credentials(self) -> Credentials | None:
+        """None without an account: python-kasa tries a factory-fresh plug's blank one."""
+        from kasa import Credentials
+
+        return Credentials(self._username, self._password) if self._username else None
+
     def _config(self, address: PlugAddress, params: DeviceConnectionParameters) -> DeviceConfig:
+        from kasa import DeviceConfig
+
         return DeviceConfig(
             host=address.host,
             port_override=address.port,
@@ -285,8 +298,10 @@ class PlugConnector:
         self, address: PlugAddress, cached: Mapping[str, Any] | None = None
     ) -> PlugConnection:
         """Connect and read the plug once; with ``cached`` parameters, without trying others."""
+        from kasa import Device
+
         params = _cached_params(cached)
-        candidates = (params,) if params is not None else TAPO_TRANSPORTS
+        candidates = (params,) if params is not None else tapo_transports()
         failure: PlugError | None = None
         for candidate in candidates:
             try:
@@ -314,6 +329,8 @@ class PlugConnector:
         Devices python-kasa cannot drive are left out; a plug that refuses the account is
         reported with its ``PlugAuthFailed``.
         """
+        from kasa import Discover, KasaException
+
         try:
             found = await Discover.discover(
                 target=target,
@@ -344,6 +361,8 @@ def _cached_params(cached: Mapping[str, Any] | None) -> DeviceConnectionParamete
     """The cached connection type, or None if there is none or it no longer parses."""
     if not cached or "connection_type" not in cached:
         return None
+    from kasa.deviceconfig import DeviceConnectionParameters
+
     try:
         return DeviceConnectionParameters.from_dict(cached["connection_type"])
     except Exception:  # written by an older python-kasa, say: negotiate afresh

@@ -47,11 +47,11 @@ from balupi.services.tapo.alerts import (
     reading_findings,
 )
 from balupi.services.tapo.client import (
-    TAPO_TRANSPORTS,
     PlugAddress,
     PlugConnection,
     PlugConnector,
     PlugReading,
+    tapo_transports,
     within,
 )
 from balupi.services.tapo.devices import (
@@ -191,7 +191,7 @@ class TapoService:
         """
         self._check_open()
         # Each known transport may be tried once, each with its own login.
-        timeout_s = self._timing.timeout_s * len(TAPO_TRANSPORTS)
+        timeout_s = self._timing.timeout_s * len(tapo_transports())
         connection = await within(timeout_s, address, self._connector.connect(address))
         return await self._adopt(connection)
 
