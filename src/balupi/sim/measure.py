@@ -106,6 +106,7 @@ def balupi_serve_process(
     *,
     environment: Mapping[str, str] | None = None,
     start_timeout: float = 30.0,
+    poll_interval: float = 0.1,
 ) -> Iterator[BaluPiProcess]:
     """Run ``balupi serve`` on a free loopback port until the block ends.
 
@@ -113,7 +114,7 @@ def balupi_serve_process(
     environment's own ``BALUPI_*`` are dropped, mDNS is off and the log level WARNING unless
     ``settings`` say otherwise; ``environment`` adds other variables (``MALLOC_ARENA_MAX``).
     The block starts once ``ready(url)`` is true; fails with the child's output if that takes
-    longer than ``start_timeout``.
+    longer than ``start_timeout``; it is asked every ``poll_interval`` seconds.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -135,7 +136,7 @@ def balupi_serve_process(
             while not _probe(ready, url):
                 if child.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"balupi serve did not get ready:\n{_read_all(output)}")
-                time.sleep(0.1)
+                time.sleep(poll_interval)
             yield BaluPiProcess(child.pid, url)
         finally:
             _stop(child)

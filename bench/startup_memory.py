@@ -1,0 +1,257 @@
+"""BaluPi's idle memory and start-up time against their budgets (issue 14).
+
+    .venv/bin/python bench/startup_memory.py [--runs 5] [--settle 5]
+
+Every service is on: the NAS link (to the NAS emulator), three Tapo plugs (plug emulators, added
+once through the API so each later start polls them from the database) and the cache. Each run
+starts ``balupi serve`` afresh on a database already at head, as a Pi restarts it:
+
+* start-to-ready: from starting the process until ``/api/health`` answers;
+* idle RSS: once the NAS is online and every plug has a reading, after ``--settle`` quiet seconds.
+
+The reference is a minimal FastAPI + Uvicorn app (a one-route module written to a temp dir),
+started the same way with the same Python, in the same run. Budgets: idle RSS at most 80 MB,
+start-to-ready at most 1.5 × the reference's. Loopback only; every wait is bounded.
+Not part of the test suite: it prints figures and PASS/MISS, its exit status is 0 either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+
+from balupi.sim.measure import balupi_serve_process, free_port, nas_emulator_process
+
+MiB = 1024 * 1024
+RSS_BUDGET_MB = 80
+START_BUDGET_RATIO = 1.5
+PLUGS = 3
+TAPO_USER, TAPO_PASSWORD = "bench@balupi.invalid", "bench-pw"
+ADMIN = {"username": "admin", "password": "DevMode2024"}  # the NAS emulator's default admin
+POLL = 0.02  # seconds between readiness probes: the resolution of the start-up figures
+START_TIMEOUT = 60.0
+
+MINIMAL_APP = textwrap.dedent(
+    '''
+    """The reference: the smallest FastAPI app Uvicorn can serve."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+
+    @app.get("/api/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+    '''
+)
+
+
+def _answers(url: str) -> bool:
+    return httpx.get(f"{url}/api/health", timeout=1).status_code == 200
+
+
+@contextlib.contextmanager
+def _plug_emulators(count: int) -> Iterator[list[int]]:
+    """``count`` ``balupi sim plug`` processes on free loopback ports; their ports once they
+    accept connections."""
+    ports = [free_port() for _ in range(count)]
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "balupi",
+                "sim",
+                "plug",
+                f"--port={port}",
+                f"--mac=50:C7:BF:00:14:{n:02X}",
+                f"--alias=plug {n}",
+                f"--power=constant:{10 * n}",
+                f"--username={TAPO_USER}",
+                f"--password={TAPO_PASSWORD}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for n, port in enumerate(ports, start=1)
+    ]
+    try:
+        for port in ports:
+            _wait(lambda port=port: _listening(port), "a plug emulator did not start")
+        yield ports
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=30)
+
+
+def _listening(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+
+
+def _wait(condition: Callable[[], bool], failure: str, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(httpx.HTTPError, OSError, ValueError, KeyError):
+            if condition():
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(failure)
+        time.sleep(POLL)
+
+
+def _login(url: str) -> dict[str, str]:
+    token = httpx.post(f"{url}/api/auth/login", json=ADMIN, timeout=10).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _all_on(url: str) -> bool:
+    """The NAS online and every plug read at least once."""
+    headers = _login(url)
+    nas = httpx.get(f"{url}/api/nas/status", headers=headers, timeout=5).json()
+    plugs = httpx.get(f"{url}/api/tapo/devices", headers=headers, timeout=5).json()["devices"]
+    return (
+        nas.get("state") == "online"
+        and len(plugs) == PLUGS
+        and all(plug["live"]["power_w"] is not None for plug in plugs)
+    )
+
+
+def _add_plugs(url: str, ports: list[int]) -> None:
+    headers = _login(url)
+    for port in ports:
+        added = httpx.post(
+            f"{url}/api/tapo/devices",
+            json={"host": "127.0.0.1", "port": port},
+            headers=headers,
+            timeout=30,
+        )
+        added.raise_for_status()
+
+
+def _idle_rss(pid: int, seconds: float) -> float:
+    """The median of RSS samples over ``seconds`` (MB), taken after ``seconds`` of quiet."""
+    process = psutil.Process(pid)
+    time.sleep(seconds)
+    samples = []
+    for _ in range(10):
+        samples.append(process.memory_info().rss / MiB)
+        time.sleep(seconds / 10)
+    return statistics.median(samples)
+
+
+def _balupi_run(settings: dict[str, str], settle: float) -> tuple[float, float]:
+    """One start of BaluPi: (seconds to ready, idle RSS in MB)."""
+    ready_at: list[float] = []
+
+    def health(url: str) -> bool:
+        if _answers(url):
+            ready_at.append(time.perf_counter())
+            return True
+        return False
+
+    started = time.perf_counter()
+    with balupi_serve_process(
+        settings,
+        health,
+        environment={"MALLOC_ARENA_MAX": "2"},  # as deploy/balupi.service runs it
+        start_timeout=START_TIMEOUT,
+        poll_interval=POLL,
+    ) as pi:
+        seconds = ready_at[-1] - started
+        _wait(lambda: _all_on(pi.url), "BaluPi did not see the NAS and every plug")
+        return seconds, _idle_rss(pi.pid, settle)
+
+
+def _minimal_run(app_dir: Path) -> float:
+    """One start of the reference app: seconds until it answers."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "minimal_app:app", "--host=127.0.0.1", f"--port={port}"],
+        cwd=app_dir,
+        env={**os.environ, "PYTHONPATH": str(app_dir)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait(lambda: _answers(url) or child.poll() is not None, "the minimal app did not start")
+        if child.poll() is not None:
+            raise RuntimeError("the minimal app exited")
+        return time.perf_counter() - started
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5, help="starts of each app (default 5)")
+    parser.add_argument(
+        "--settle", type=float, default=5.0, help="quiet seconds before RSS is read (default 5)"
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="balupi-startup-bench-") as temp:
+        root = Path(temp)
+        (root / "nas/Shared").mkdir(parents=True)
+        (root / "minimal").mkdir()
+        (root / "minimal/minimal_app.py").write_text(MINIMAL_APP)
+        with nas_emulator_process(root / "nas") as nas, _plug_emulators(PLUGS) as ports:
+            settings = {
+                "DATA_DIR": str(root / "pi"),
+                "NAS_URL": nas.api_url,
+                "TAPO_USERNAME": TAPO_USER,
+                "TAPO_PASSWORD": TAPO_PASSWORD,
+            }
+            # The first start migrates the new database and stores the plugs; not measured.
+            with balupi_serve_process(settings, _answers, start_timeout=START_TIMEOUT) as pi:
+                _add_plugs(pi.url, ports)
+            balupi, minimal = [], []
+            for _ in range(args.runs):  # interleaved, so both see the same machine load
+                minimal.append(_minimal_run(root / "minimal"))
+                balupi.append(_balupi_run(settings, args.settle))
+
+    start = statistics.median(s for s, _ in balupi)
+    rss = statistics.median(r for _, r in balupi)
+    reference = statistics.median(minimal)
+    ratio = start / reference
+    print(f"Python {sys.version.split()[0]}, {args.runs} runs each, medians")
+    print(
+        f"  BaluPi (NAS link, {PLUGS} plugs, cache): start-to-ready {start:5.2f} s, idle RSS "
+        f"{rss:5.1f} MB"
+    )
+    print(f"  minimal FastAPI + Uvicorn app:        start-to-ready {reference:5.2f} s")
+    print(f"  runs: BaluPi {', '.join(f'{s:.2f} s/{r:.0f} MB' for s, r in balupi)}")
+    print(f"        minimal {', '.join(f'{s:.2f} s' for s in minimal)}")
+    verdict = "PASS" if rss <= RSS_BUDGET_MB else "MISS"
+    print(
+        f"idle RSS      {rss:5.1f} MB / {RSS_BUDGET_MB} MB budget = {rss / RSS_BUDGET_MB:.2f}  "
+        f"{verdict}"
+    )
+    verdict = "PASS" if ratio <= START_BUDGET_RATIO else "MISS"
+    print(
+        f"start-to-ready {ratio:4.2f} × the minimal app's (budget {START_BUDGET_RATIO} ×)  "
+        f"{verdict}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
