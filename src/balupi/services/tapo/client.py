@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import ipaddress
 import math
 import re
 import socket
+import sys
 from collections.abc import Awaitable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +42,13 @@ if TYPE_CHECKING:  # python-kasa (with aiohttp) is imported on the first connect
 log = get_logger(__name__)
 
 _T = TypeVar("_T")
+
+
+async def load_kasa() -> None:
+    """Import python-kasa in a worker thread the first time: a second of importing on a Pi
+    would otherwise stall the event loop (and every request) just after start-up."""
+    if "kasa" not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, "kasa")
 
 
 @cache
@@ -177,7 +186,10 @@ async def within(timeout_s: float, address: PlugAddress, work: Awaitable[_T]) ->
 
     python-kasa retries inside one call, so its own request timeout does not bound a whole
     connect or read; this does, and cancels the call (python-kasa closes what it opened).
+    Importing python-kasa the first time is not the plug's slowness: it happens before the clock
+    starts.
     """
+    await load_kasa()
     try:
         async with asyncio.timeout(timeout_s):
             return await work
@@ -298,6 +310,7 @@ class PlugConnector:
         self, address: PlugAddress, cached: Mapping[str, Any] | None = None
     ) -> PlugConnection:
         """Connect and read the plug once; with ``cached`` parameters, without trying others."""
+        await load_kasa()
         from kasa import Device
 
         params = _cached_params(cached)
@@ -329,6 +342,7 @@ class PlugConnector:
         Devices python-kasa cannot drive are left out; a plug that refuses the account is
         reported with its ``PlugAuthFailed``.
         """
+        await load_kasa()
         from kasa import Discover, KasaException
 
         try:
