@@ -543,7 +543,7 @@ async def test_the_command_line_runs_sleeps_on_sigusr1_wakes_on_sigusr2_and_stop
             async with asyncio.timeout(DEADLINE * 2):
                 banner = (await process.stdout.readline()).decode()
             found = re.search(r"control (http://127\.0\.0\.1:\d+)", banner)
-            assert found, banner
+            assert found, (banner, (tmp_path / "stderr.txt").read_text()[-3000:])
             control_url = found[1]
 
             await poll(http, control_url, lambda s: s["state"] == "idle")
