@@ -116,8 +116,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _sim_nas(args: argparse.Namespace) -> int:
-    # First: entered from nas.link, the cycle nas.link -> nas.probe -> auth -> nas.link fails.
-    import balupi.services.auth  # noqa: F401
     from balupi.sim.nas import cli as nas_cli
 
     return asyncio.run(nas_cli.run(args))

@@ -31,7 +31,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -55,9 +55,11 @@ from balupi.services.auth.tokens import (
 from balupi.services.auth.users import CachedUser, UserStore
 from balupi.services.auth.verifier import PasswordVerifier
 from balupi.services.nas.gate import Purpose, nas_purpose
-from balupi.services.nas.link import NasLink
 from balupi.services.nas.quiet import QuietBudget
-from balupi.services.nas.wake import NasWaker
+
+if TYPE_CHECKING:  # at run time nas.link imports nas.probe, which imports auth
+    from balupi.services.nas.link import NasLink
+    from balupi.services.nas.wake import NasWaker
 
 log = get_logger(__name__)
 
