@@ -42,10 +42,11 @@ class ListingRecord:
 
 def in_tree(column: InstrumentedAttribute[str], path: str) -> ColumnElement[bool]:
     """``column`` is ``path`` or lies below it."""
-    return or_(column == path, and_(column >= path + "/", column < path + "0"))
+    return or_(column == path, _below(column, path))
 
 
 def _below(column: InstrumentedAttribute[str], path: str) -> ColumnElement[bool]:
+    """``column`` lies strictly below ``path`` ('0' sorts right after '/')."""
     return and_(column >= path + "/", column < path + "0")
 
 
@@ -217,30 +218,27 @@ def _update_row(row: FileMetadata, entry: NasEntry) -> None:
     row.mime_type = entry.mime_type
 
 
+PathFilter = Callable[[InstrumentedAttribute[str], str], ColumnElement[bool]]
+
+
 async def _delete_below(session: AsyncSession, path: str) -> None:
-    await session.execute(
-        delete(FileMetadata)
-        .where(_below(FileMetadata.path, path))
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        delete(DirectoryListing)
-        .where(_below(DirectoryListing.path, path))
-        .execution_options(synchronize_session=False)
-    )
+    """Forget what lies below ``path`` (it became a file), keeping its own row."""
+    await _delete_paths(session, _below, path)
 
 
 async def _delete_tree(session: AsyncSession, path: str) -> None:
-    await session.execute(
-        delete(FileMetadata)
-        .where(in_tree(FileMetadata.path, path))
-        .execution_options(synchronize_session=False)
-    )
-    await session.execute(
-        delete(DirectoryListing)
-        .where(in_tree(DirectoryListing.path, path))
-        .execution_options(synchronize_session=False)
-    )
+    """Forget ``path`` and everything below it."""
+    await _delete_paths(session, in_tree, path)
+
+
+async def _delete_paths(session: AsyncSession, matches: PathFilter, path: str) -> None:
+    """Delete the items and the listing marks whose path ``matches(column, path)``."""
+    for table in (FileMetadata, DirectoryListing):
+        await session.execute(
+            delete(table)
+            .where(matches(table.path, path))
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def _mark_listed(session: AsyncSession, directory: str, user_id: str, now: datetime) -> None:
