@@ -14,12 +14,14 @@ so the first run after months of downtime never holds the write lock for long.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
 from sqlalchemy import CursorResult, delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from balupi.clock import Clock
 from balupi.db.models import EnergyHourly, EnergySample
@@ -71,41 +73,41 @@ class EnergyRetention:
         for device in devices:
             if device.hourly_done_until is not None:
                 limit = min(raw_horizon, device.hourly_done_until - self._max_gap)
-                samples += await self._prune_raw(device.id, limit)
+                samples += await self._prune(_RAW, device.id, limit)
             if device.daily_done_until is not None:
                 limit = min(hourly_horizon, self._calendar.day_start(device.daily_done_until))
-                hours += await self._prune_hourly(device.id, limit)
+                hours += await self._prune(_HOURLY, device.id, limit)
         return PruneReport(samples, hours)
 
-    async def _prune_raw(self, device_id: int, limit: datetime) -> int:
+    async def _prune(self, table: _Table, device_id: int, limit: datetime) -> int:
+        """Delete ``table``'s rows of the plug older than ``limit``, one chunk per transaction."""
         deleted = 0
         while True:
             async with self._sessions.begin() as session:
-                oldest = await first_sample_at(session, device_id)
+                oldest = await table.oldest(session, device_id)
                 if oldest is None or oldest >= limit:
                     return deleted
-                chunk_end = min(oldest + RAW_CHUNK, limit)
+                chunk_end = min(oldest + table.chunk, limit)
                 result = await session.execute(
-                    delete(EnergySample).where(
-                        EnergySample.device_id == device_id, EnergySample.ts < chunk_end
+                    delete(table.model).where(
+                        table.model.device_id == device_id, table.time < chunk_end
                     )
                 )
                 deleted += _rowcount(result)
 
-    async def _prune_hourly(self, device_id: int, limit: datetime) -> int:
-        deleted = 0
-        while True:
-            async with self._sessions.begin() as session:
-                oldest = await first_hour_at(session, device_id)
-                if oldest is None or oldest >= limit:
-                    return deleted
-                chunk_end = min(oldest + HOURLY_CHUNK, limit)
-                result = await session.execute(
-                    delete(EnergyHourly).where(
-                        EnergyHourly.device_id == device_id, EnergyHourly.hour_start < chunk_end
-                    )
-                )
-                deleted += _rowcount(result)
+
+@dataclass(frozen=True)
+class _Table:
+    """What pruning needs to know of one table of readings."""
+
+    model: type[EnergySample] | type[EnergyHourly]
+    time: InstrumentedAttribute[datetime]
+    oldest: Callable[[AsyncSession, int], Awaitable[datetime | None]]
+    chunk: timedelta
+
+
+_RAW: Final = _Table(EnergySample, EnergySample.ts, first_sample_at, RAW_CHUNK)
+_HOURLY: Final = _Table(EnergyHourly, EnergyHourly.hour_start, first_hour_at, HOURLY_CHUNK)
 
 
 def _rowcount(result: Any) -> int:
