@@ -413,7 +413,7 @@ function SavingsCard(props: { period: Period | null; costs: Costs | undefined; n
   const currency = costs?.currency ?? null;
   const result = v && v !== 'nothingCounted' ? v.result : null;
   return (
-    <Card title={t('savings.title')} testId="savings-card" action={<PeriodNote period={p} />}>
+    <Card title={t('savings.title')} testId="savings-card" action={<PeriodNote period={p} counted />}>
       {v === undefined && !view.error && <Loading />}
       <ErrorNote error={view.error} />
       {costs && !nas && <Empty>{t('savings.noNasPlug')}</Empty>}
