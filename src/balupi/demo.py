@@ -128,7 +128,14 @@ async def _fill_history(settings: Settings, days: int) -> None:
     from balupi.sim.energy_history import fill
 
     report = await fill(settings, days, 0, True, HISTORY_SEED)
-    log.info("demo energy history filled", days=days, report=str(report))
+    log.info(
+        "demo energy history filled",
+        days=days,
+        devices=report.devices,
+        hourly_rows=report.hours,
+        daily_rows=report.days,
+        samples=report.samples,
+    )
 
 
 def _pi_settings(
