@@ -61,7 +61,7 @@ from balupi.services.nas.notices import MIN_SECRET_LENGTH
 from balupi.services.tapo.client import PlugConnector, within
 from balupi.services.tapo.devices import PlugRecord, PlugStore
 
-NAS_API_VERSION = 1  # the BaluHost API version this BaluPi speaks (nas-api.md §0)
+NAS_API_VERSION = 1  # the BaluHost API version this BaluPi speaks (docs/compat/nas-api.md §0)
 MIN_FREE_BYTES = 1024**3
 LOW_FREE_FRACTION = 0.10
 BACKUP_MAX_AGE = timedelta(hours=48)

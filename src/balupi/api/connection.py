@@ -1,8 +1,8 @@
 """Closing a client's connection without an HTTP answer, for the routes where any status is wrong.
 
 BaluDesk wipes its stored credentials on any ``/api/auth/me`` status but 2xx or 401, and BaluApp
-deletes its tokens on any HTTP error from ``/api/auth/refresh`` (clients.md §0.2, §6). Where the
-Pi cannot decide, the only safe answer is none: both clients treat a dropped connection as
+deletes its tokens on any HTTP error from ``/api/auth/refresh`` (docs/compat/clients.md §0.2, §6).
+Where the Pi cannot decide, the only safe answer is none: both clients treat a dropped connection as
 "server offline" and keep their tokens.
 
 A route raises ``DropConnection``; ``ConnectionDropMiddleware`` turns it into a call of the

@@ -40,7 +40,7 @@ AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 
 async def get_bearer_token(request: Request) -> str | None:
-    """The token of ``Authorization: Bearer …``, the only place BaluHost looks (nas-api.md §0)."""
+    """The token of ``Authorization: Bearer …``, all BaluHost reads (docs/compat/nas-api.md §0)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
         return None

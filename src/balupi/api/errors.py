@@ -1,9 +1,9 @@
 """The one place where errors become HTTP answers: always JSON ``{"detail": …}``.
 
-BaluPi's own errors map to the status codes the clients interpret (clients.md §0.10): a sleeping
-or unreachable NAS is ``503`` with ``Retry-After``. Auth errors carry BaluHost's exact texts
-(nas-api.md §2.3) and a rate-limited login slowapi's body, as the NAS sends them. Unexpected
-exceptions are logged with their traceback and answered with a generic ``500`` by
+BaluPi's own errors map to the status codes the clients interpret (docs/compat/clients.md §0.10): a
+sleeping or unreachable NAS is ``503`` with ``Retry-After``. Auth errors carry BaluHost's exact
+texts (docs/compat/nas-api.md §2.3) and a rate-limited login slowapi's body, as the NAS sends them.
+Unexpected exceptions are logged with their traceback and answered with a generic ``500`` by
 ``RequestContextMiddleware``; a traceback never reaches a client.
 """
 
@@ -108,7 +108,7 @@ async def _permission_denied(request: Request, exc: PermissionDenied) -> JSONRes
 async def _too_many_attempts(
     request: Request, exc: TooManyAttempts | UploadQueueFull
 ) -> JSONResponse:
-    # slowapi's body as BaluHost configures it (nas-api.md §0); BaluDesk reads ``retry_after``.
+    # slowapi's body as BaluHost sets it (docs/compat/nas-api.md §0); BaluDesk reads retry_after.
     return JSONResponse(
         {"error": "Too Many Requests", "detail": str(exc), "retry_after": exc.retry_after},
         status_code=429,
@@ -122,7 +122,7 @@ async def _file_error(request: Request, exc: FileError) -> JSONResponse:
 
 
 async def _insufficient_storage(request: Request, exc: InsufficientStorage) -> JSONResponse:
-    # BaluDesk pauses uploads for ten minutes on 507 (clients.md §2.3).
+    # BaluDesk pauses uploads for ten minutes on 507 (docs/compat/clients.md §2.3).
     return JSONResponse({"detail": exc.detail}, status_code=507)
 
 

@@ -97,7 +97,7 @@ class ThresholdsOut(BaseModel):
 
 
 class LiveOut(BaseModel):
-    """One plug's latest reading; ``nas-api.md`` §5.1's fields first."""
+    """One plug's latest reading; ``docs/compat/nas-api.md`` §5.1's fields first."""
 
     device_id: int
     name: str

@@ -2,8 +2,8 @@
 
 Under ``Type=notify`` systemd calls the service started only once it says ``READY=1``, and with
 ``WatchdogSec=`` it kills and restarts a service whose ``WATCHDOG=1`` messages stop. An earlier
-BaluPi set ``WatchdogSec`` and never fed it, so systemd killed it every 30 s
-(upstream-lessons.md §7.1). Here:
+BaluPi set ``WatchdogSec`` and never fed it, so systemd killed it every 30 s and restarted it
+endlessly. Here:
 
 * ``SystemdNotifier`` sends datagrams to ``$NOTIFY_SOCKET`` (a path, or an abstract socket
   written ``@name``). Without the variable every call is a no-op: development, the demo and the

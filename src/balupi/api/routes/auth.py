@@ -1,8 +1,8 @@
 """``/api/auth/*``: login, me, refresh and logout, as BaluHost serves them, NAS awake or asleep.
 
-Two routes are Tier 0 for the clients (clients.md §6): ``/me`` may answer only 200 or 401, and
-``/refresh`` only 200 or 401 for a token that is really invalid. Where the Pi cannot decide,
-both close the connection without an answer (``DropConnection``), which the clients treat as
+Two routes are Tier 0 for the clients (docs/compat/clients.md §6): ``/me`` may answer only 200 or
+401, and ``/refresh`` only 200 or 401 for a token that is really invalid. Where the Pi cannot
+decide, both close the connection without an answer (``DropConnection``), which the clients treat as
 "offline" and keep their tokens. Other auth routes (2FA, register, password change) are not
 served here; they pass through to the NAS.
 """

@@ -1,11 +1,11 @@
 """Downloads and thumbnails, answered by the SSD cache (``services/cache``).
 
 ``GET /api/files/download/{path}`` is the NAS's route; ``GET /api/files/download?path=`` is
-BaluApp's "download selected", which the NAS answers 405 (clients.md §4 A1): the Pi serves both.
-A cached file goes out as Starlette's ``FileResponse`` (Range, multiple ranges, If-Range, 416,
-the NAS's ETag and Last-Modified, Content-Disposition from the file name, as the NAS's own
-``FileResponse`` answers); a miss streams while it fills the cache. ``X-BaluPi-Cache`` says
-which (``hit``, ``miss``, ``pass``: from the NAS uncached, ``local``: a pending upload).
+BaluApp's "download selected", which the NAS answers 405 (docs/compat/clients.md §4 A1): the Pi
+serves both. A cached file goes out as Starlette's ``FileResponse`` (Range, multiple ranges,
+If-Range, 416, the NAS's ETag and Last-Modified, Content-Disposition from the file name, as the
+NAS's own ``FileResponse`` answers); a miss streams while it fills the cache. ``X-BaluPi-Cache``
+says which (``hit``, ``miss``, ``pass``: from the NAS uncached, ``local``: a pending upload).
 """
 
 from __future__ import annotations

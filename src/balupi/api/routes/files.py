@@ -136,7 +136,7 @@ async def delete_by_body(
 async def delete_by_query(
     user: CurrentUser, services: ServicesDep, trigger: SyncTrigger = None, path: str | None = None
 ) -> Response:
-    """BaluDesk's ``DELETE /api/files?path=``: done here, never a 307 (clients.md §4 D1)."""
+    """BaluDesk's ``DELETE /api/files?path=``: done here, no 307 (docs/compat/clients.md §4 D1)."""
     return _answer(await services.files.mutations.delete(path, user, trigger=trigger))
 
 

@@ -1,9 +1,9 @@
 """``/api/handshake/*``: the NAS's signed lifecycle notices, and what the Pi knows from them.
 
-The two POSTs are called by the NAS itself, signed with ``NAS_HANDSHAKE_SECRET`` (nas-api.md
-§5.1); they carry no user token. Every refusal is ``401 {"detail": …}`` (413 for an oversized
-body, 422 for a signed body nested too deep to keep, 503 while no secret is configured, so the
-NAS's log tells the operator what to fix).
+The two POSTs are called by the NAS itself, signed with ``NAS_HANDSHAKE_SECRET``
+(docs/compat/nas-api.md §5.1); they carry no user token. Every refusal is ``401 {"detail": …}`` (413
+for an oversized body, 422 for a signed body nested too deep to keep, 503 while no secret is
+configured, so the NAS's log tells the operator what to fix).
 The answers carry what the real NAS logs: ``inbox_flushed`` / ``files_transferred`` and
 ``dns_switched``, honestly false and 0 because BaluPi has no inbox and switches no DNS.
 

@@ -1,7 +1,7 @@
 """``/api/health`` and ``/api/ping``: BaluHost's health shape, plus ``hostname``.
 
 No auth and no call to the NAS: clients poll this every 30 s and must get a fast 2xx while the
-NAS sleeps (clients.md §6). ``hostname`` is what BaluHost's "test BaluPi" button reads.
+NAS sleeps (docs/compat/clients.md §6). ``hostname`` is what BaluHost's "test BaluPi" button reads.
 """
 
 from __future__ import annotations

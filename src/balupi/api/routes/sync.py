@@ -1,7 +1,8 @@
-"""The clients' sync calls (clients.md §6), the Pi's sync status, conflicts and their policies.
+"""Clients' sync calls (docs/compat/clients.md §6), the Pi's sync status, conflicts, policies.
 
 - BaluDesk ``POST /api/sync/changes`` always gets the safe push-only answer (empty lists and a
-  fresh ``change_token``): the NAS's own answer names files for the client to delete (§4 D6).
+  fresh ``change_token``): the NAS's own answer names files for the client to delete
+  (docs/compat/clients.md §4 D6).
 - ``register-desktop`` and ``report-folders`` go to the NAS while it is awake and are answered
   by the Pi while it sleeps (the NAS learns of a folder at the next report, every 30 s).
 - BaluApp's folder configs are served from the Pi's copy while the NAS sleeps; an update is

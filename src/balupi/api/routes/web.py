@@ -6,7 +6,7 @@
 - Any other path that does not look like a file (no extension) is a page of the app:
   ``index.html``. A missing file (``/logo.png``) is a plain 404.
 - Nothing outside ``dist`` is ever served. The earlier BaluPi's fallback served ``/etc/hostname``
-  (upstream-lessons.md §2.5): here a path with ``..``, a dot-file, a backslash or a NUL is refused
+  on bare Uvicorn: here a path with ``..``, a dot-file, a backslash or a NUL is refused
   before the disk is touched, and whatever remains is resolved (symbolic links included) and must
   still lie inside ``dist``.
 - ``/api`` and everything under it is never answered here: the API routers and the pass-through

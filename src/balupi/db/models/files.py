@@ -2,8 +2,8 @@
 
 BaluHost identifies a file by its **path** (relative POSIX, no leading slash, ``""`` is the
 root); ``file_id`` is an optional integer the NAS assigns to API-tracked files, and content
-identity is the SHA-256 ``checksum`` the NAS stored at upload time (nas-api.md §3.7). So every
-table here is keyed by path, and SHA-256 is the content key of the cache store.
+identity is the SHA-256 ``checksum`` the NAS stored at upload time (docs/compat/nas-api.md §3.7). So
+every table here is keyed by path, and SHA-256 is the content key of the cache store.
 """
 
 from __future__ import annotations

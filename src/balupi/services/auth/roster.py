@@ -1,7 +1,7 @@
 """The NAS's list of its users, from its signed going-offline notice (``users.list``).
 
-The snapshot BaluHost signs at shutdown names every user (nas-api.md §5.1). That list is the
-NAS's word on who exists, but only as of the notice: once the NAS has been seen online again it
+The snapshot BaluHost signs at shutdown names every user (docs/compat/nas-api.md §5.1). That list is
+the NAS's word on who exists, but only as of the notice: once the NAS has been seen online again it
 may have gained or lost users, so the list counts only while it is the NAS's latest word.
 """
 

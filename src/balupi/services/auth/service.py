@@ -13,9 +13,9 @@ While it is not online the Pi sends it nothing and decides from what it stored:
 
 Every check ends in one of three outcomes: a user, ``NotAuthenticated`` (really invalid: a 401
 with BaluHost's own text), or ``AuthUndecided`` (the Pi cannot tell). The difference matters:
-clients log themselves out after a 401 they cannot refresh (clients.md §0.2), so undecided is
-never turned into a 401; routes answer it with 503, or by dropping the connection where any
-status would do harm.
+clients log themselves out after a 401 they cannot refresh (docs/compat/clients.md §0.2), so
+undecided is never turned into a 401; routes answer it with 503, or by dropping the connection where
+any status would do harm.
 
 Which logins may wake a sleeping NAS: a name the NAS's signed user list (its going-offline
 notice, while still its latest word: ``roster.py``) does not hold is no user, and gets a 401
@@ -63,7 +63,7 @@ if TYPE_CHECKING:  # at run time nas.link imports nas.probe, which imports auth
 
 log = get_logger(__name__)
 
-# BaluHost's exact texts (nas-api.md §2.3, §2.4): clients and people read them.
+# BaluHost's exact texts (docs/compat/nas-api.md §2.3, §2.4): clients and people read them.
 NO_TOKEN = "No authentication token provided"
 BAD_CREDENTIALS = "Could not validate credentials"
 BAD_LOGIN = "Invalid credentials"
@@ -352,7 +352,7 @@ class AuthService:
         a slot: at most once per user per trust window.
 
         Raises only ``NotAuthenticated`` or ``AuthUndecided``: the route may answer nothing but
-        200 or 401 (clients.md §6.2).
+        200 or 401 (docs/compat/clients.md §6.2).
         """
         user = await self._authenticate(token, confirm_with_nas=True)
         cached = await self._users.get(user.id)

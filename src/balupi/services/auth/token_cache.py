@@ -4,7 +4,7 @@ Without the NAS's signing key the Pi cannot judge a token itself: it asks the NA
 ``/api/auth/me`` while the NAS is awake and remembers the verdict under the token's SHA-256.
 An accepted token then keeps working while the NAS sleeps, until its ``exp``; a rejected one
 is refused for good, whoever asks and whatever the Pi could decode (the earlier BaluPi fell back
-to local decoding after the NAS said no: upstream-lessons.md §8.2). Refresh tokens the NAS
+to local decoding after the NAS said no, and so let refused tokens in). Refresh tokens the NAS
 called revoked are remembered by ``jti`` so the Pi does not refresh them while the NAS sleeps.
 
 Rows whose ``expires_at`` has passed say nothing any more (the token is expired anyway) and are

@@ -1,10 +1,10 @@
 """Bearer tokens as BaluHost defines them, and the Pi's own, read and minted against the clock.
 
-NAS tokens are HS256 JWTs signed with the NAS's ``SECRET_KEY`` (nas-api.md §2.2). An access
-token carries exactly ``sub`` (the user id as a string), ``username``, ``role``, ``type``,
+NAS tokens are HS256 JWTs signed with the NAS's ``SECRET_KEY`` (docs/compat/nas-api.md §2.2). An
+access token carries exactly ``sub`` (the user id as a string), ``username``, ``role``, ``type``,
 ``exp`` and ``iat``; the Pi mints the same claims in the same order, so a token it issues while
 the NAS sleeps is one the NAS accepts once awake. (The earlier BaluPi read ``sub`` as a user
-name and so never accepted a real NAS token offline: upstream-lessons.md §8.2.)
+name, where the NAS puts the numeric id, and so never accepted a real NAS token offline.)
 
 Without the NAS's key the Pi can still mint a *Pi-only* token: signed with a key derived from
 BaluPi's own ``SECRET_KEY``, with ``iss: balupi`` and ``type: pi_access`` so that nothing,
@@ -198,7 +198,7 @@ class TokenSigner:
         return self.mint_pi_access(user_id=user_id, username=username, role=role)
 
     def mint_nas_access(self, *, user_id: str, username: str, role: str) -> str:
-        """Exactly the NAS's access token for this user at this second (nas-api.md §2.2)."""
+        """The NAS's access token for this user at this second (docs/compat/nas-api.md §2.2)."""
         if self._nas_secret is None:
             raise InvalidToken("the NAS's signing key is not configured")
         issued = int(self._clock.now().timestamp())

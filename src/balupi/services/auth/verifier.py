@@ -2,7 +2,7 @@
 
 The Pi keeps no passwords. After the NAS accepts a login, the Pi stores an scrypt hash of the
 password so that the same user can log in while the NAS sleeps, for a limited time, as SSSD's
-cached credentials do (prior-art.md). The hash is memory-hard, so a stolen SD card does not give
+cached credentials do. The hash is memory-hard, so a stolen SD card does not give
 the passwords away cheaply.
 
 The parameters are kept inside the stored string (``scrypt$n$r$p$salt$hash``), so they can be

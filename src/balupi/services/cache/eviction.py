@@ -3,7 +3,7 @@
 The budget is ``CACHE_MAX_BYTES`` or what the disk allows (the bytes stored plus the free
 space), whichever is smaller, re-read from the filesystem in the background, since uploads on
 the same SSD take space too. Eviction starts above ``high_watermark`` of it and stops at
-``low_watermark`` (hysteresis, as cachefilesd's cull/stop limits, prior-art.md §1.2), asking the
+``low_watermark`` (hysteresis, like the cull and stop limits of Linux's cachefilesd), asking the
 ``EvictionPolicy`` for victims while passing it the protected paths: pinned ones, those being
 read (leases taken by responses) and those the cache marks busy (fills, pending uploads).
 

@@ -4,7 +4,8 @@ An entry is *due* once ``revalidate_seconds`` have passed since the NAS last con
 a NAS listing that is newer than that confirmation and itself recent decides without a request:
 its SHA-256 ``checksum`` when it has one, else size and mtime. Otherwise one small request asks
 the NAS: ``GET /download/{path}`` with ``Range: bytes=0-0`` (HEAD is 405 on the NAS), whose
-``ETag`` is the NAS's mtime+size fingerprint (nas-api.md §3.3); a 404 means the file is gone.
+``ETag`` is the NAS's mtime+size fingerprint (docs/compat/nas-api.md §3.3); a 404 means the file is
+gone.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ The order of questions for ``GET /api/files/download/{path}`` (issue 4 item 3):
    waits, not an automatic sync), else 503 + Retry-After; then one fill per file. A ``Range`` on
    a miss, and a file the cache does not admit, are streamed from the NAS uncached.
 
-Clients (BaluApp's preview) write a space as ``+`` (clients.md §4 A3): a path that is not found
-as written is tried once more with ``+`` read as a space.
+Clients (BaluApp's preview) write a space as ``+`` (docs/compat/clients.md §4 A3): a path that is
+not found as written is tried once more with ``+`` read as a space.
 
 Background work (flushing access counts, checking the budget, verifying a slice of the store)
 runs in one task owned here, every ``flush_seconds``.

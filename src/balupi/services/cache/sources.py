@@ -23,7 +23,7 @@ from balupi.services.files.paths import Viewer
 
 @dataclass(frozen=True)
 class RemoteFile:
-    """A file as the NAS last listed it (nas-api.md §3.2 ``FileItem``)."""
+    """A file as the NAS last listed it (docs/compat/nas-api.md §3.2 ``FileItem``)."""
 
     size: int
     mtime: datetime | None

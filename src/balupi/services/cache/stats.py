@@ -4,7 +4,7 @@ A *hit* is a download answered from the SSD, a *miss* one that had to come from 
 was cached on the way; a *pass* came from the NAS but was not cached (too large, a Range on a
 file not cached, a share the Pi cannot judge); *local* ones came from a pending upload. Ratios
 are over hits and misses, by requests and by bytes sent, the two figures the eviction research
-compares (prior-art.md §2). Counters start at zero with each process; entries and bytes are
+compares. Counters start at zero with each process; entries and bytes are
 read from the catalog at the time of the report.
 """
 

@@ -1,8 +1,8 @@
 """BaluHost's ``FileItem``: read from a NAS listing, stored as a row, rendered back the same.
 
-The NAS's listing is the contract the clients parse strictly (clients.md §0.11, §6.3): no null
-in ``name``, ``path``, ``type``, ``size`` or ``modified_at``; ``modified_at`` ISO-8601 UTC with
-``Z`` (microseconds when there are any, as pydantic writes them); ``owner_id`` a string; items
+The NAS's listing is the contract the clients parse strictly (docs/compat/clients.md §0.11, §6.3):
+no null in ``name``, ``path``, ``type``, ``size`` or ``modified_at``; ``modified_at`` ISO-8601 UTC
+with ``Z`` (microseconds when there are any, as pydantic writes them); ``owner_id`` a string; items
 sorted directories first, then by lower-cased name. An item rendered from the metadata cache
 has the NAS's fields in the NAS's order, so a folder answered from the cache looks exactly like
 the NAS's answer. The per-share fields (``sync_info``, ``can_*``) are not kept and come back

@@ -4,9 +4,9 @@ Everything here is plain data, imported by the rest of ``services/files`` and by
 into it (the overlay of pending uploads, the offline mutation queue, the file cache), and it
 depends on nothing else in the package.
 
-A listing's items are BaluHost ``FileItem`` JSON objects (nas-api.md §3.2). Items the NAS sent
-are kept as the NAS sent them, unknown fields included; items the Pi builds from its metadata
-cache have exactly the NAS's fields (``items.render``).
+A listing's items are BaluHost ``FileItem`` JSON objects (docs/compat/nas-api.md §3.2). Items the
+NAS sent are kept as the NAS sent them, unknown fields included; items the Pi builds from its
+metadata cache have exactly the NAS's fields (``items.render``).
 """
 
 from __future__ import annotations
@@ -88,7 +88,9 @@ MutationResult = ForwardedAnswer | JsonObject
 
 
 class EmptyPath(FileError):
-    """A delete, rename or move of the storage root: never forwarded (nas-api.md §3.6, §8).
+    """A delete, rename or move of the storage root: never forwarded.
+
+    Such a request would empty the NAS (docs/compat/nas-api.md §3.6, §8).
 
     On the NAS ``DELETE /api/files?path=x`` reaches the catch-all as an empty path after the
     trailing-slash 307, which for an admin starts a recursive delete of the whole storage.

@@ -1,7 +1,7 @@
 """Delete, create folder, rename and move (issue 4 item 8): forwarded, then the caches follow.
 
-Every client spelling (nas-api.md §3.6, clients.md §1.4, §2.3–2.4, §4) becomes one ``Mutation``
-and reaches the NAS in one canonical form, with the user's own token:
+Every client spelling (docs/compat/nas-api.md §3.6, docs/compat/clients.md §1.4, §2.3–2.4, §4)
+becomes one ``Mutation`` and reaches the NAS in one canonical form, with the user's own token:
 
     Delete        POST /api/files/delete   {"path"}
     CreateFolder  POST /api/files/folder   {"path": parent, "name"}
@@ -235,7 +235,7 @@ class MutationService:
 
     async def _missing_source(self, mutation: Rename | Move, user: AuthenticatedUser) -> None:
         """The NAS answers a rename or move of a file that is not there with its own unhandled
-        500 (nas-api.md §3.6); the Pi looks at the folder and answers 404 instead."""
+        500 (docs/compat/nas-api.md §3.6); the Pi looks at the folder and answers 404 instead."""
         source = mutation.source if isinstance(mutation, Move) else mutation.path
         await self._listing.refresh(parent_of(source), user)
         if await self._metadata.entry(source) is None:

@@ -1,4 +1,4 @@
-"""BaluHost's path model and who may see what (nas-api.md §3.1), enforced by the Pi itself.
+"""BaluHost's path model and who may see what (docs/compat/nas-api.md §3.1), enforced by the Pi.
 
 Paths are relative POSIX paths from the storage root without a leading slash; ``""`` and ``"/"``
 are the root. A ``..`` segment is 400 "Invalid path". An admin sees everything. A user sees
@@ -37,8 +37,8 @@ def normalize_path(path: str | None) -> str:
     return "/".join(segments)
 
 
-# What the NAS's filesystem cannot store in a name (ext4 and friends; nas-api.md §3.4): a NUL
-# (the NAS answers 500, or drops it and stores the file renamed), CR or LF (they break the
+# What the NAS's filesystem cannot store in a name (ext4 and friends; docs/compat/nas-api.md §3.4):
+# a NUL (the NAS answers 500, or drops it and stores the file renamed), CR or LF (they break the
 # multipart header the Pi pushes with), and more than 255 bytes of UTF-8 (ENAMETOOLONG: 500).
 MAX_NAME_BYTES = 255
 UNSTORABLE_CHARACTERS = frozenset("\x00\r\n")

@@ -7,10 +7,10 @@ Announcements are unauthenticated, so following one could hand logins, passwords
 whoever announced, and an announced port that does not answer made a NAS that did look asleep.
 A NAS that moves for good is followed by changing ``NAS_URL`` (a DHCP reservation avoids that).
 
-What the NAS publishes (nas-api.md §6): ``BaluHost on <hostname>._baluhost._tcp.local.`` with the
-backend's port, an A record, and TXT ``api=https://<ip>:<port>``. The TXT lies about the scheme:
-port 8000 speaks plain HTTP. So the Pi ignores TXT ``api`` and builds ``http://<address>:<port>``
-from the SRV port and the A record.
+What the NAS publishes (docs/compat/nas-api.md §6): ``BaluHost on <hostname>._baluhost._tcp.local.``
+with the backend's port, an A record, and TXT ``api=https://<ip>:<port>``. The TXT lies about the
+scheme: port 8000 speaks plain HTTP. So the Pi ignores TXT ``api`` and builds
+``http://<address>:<port>`` from the SRV port and the A record.
 
 Which announcement is *our* NAS: mDNS is unauthenticated and a LAN may hold more than one
 BaluHost. The Pi follows one instance name. It adopts a name when that instance is announced at
@@ -100,7 +100,7 @@ class NasAnnouncement:
         return self.name.removesuffix("." + BALUHOST_SERVICE_TYPE)
 
     def base_url(self, current: str | None = None) -> str | None:
-        """The NAS's API base URL: always ``http``, whatever TXT ``api`` claims (nas-api.md §6).
+        """The NAS's API base URL: ``http``, whatever TXT ``api`` says (docs/compat/nas-api.md §6).
 
         Prefers the address the Pi already uses (a NAS with two addresses must not make the Pi
         flap between them), then IPv4, then a global IPv6 address; link-local IPv6 addresses

@@ -1,16 +1,17 @@
 """Lifecycle notices from the NAS: verify them, refuse replays, move the state, keep the snapshot.
 
 BaluHost POSTs ``/api/handshake/nas-coming-online`` (no body) at the end of its start-up and
-``/api/handshake/nas-going-offline`` (a snapshot) at a graceful shutdown (nas-api.md §5.1). Both
-carry ``X-Balupi-Timestamp`` (Unix seconds) and ``X-Balupi-Signature`` = lowercase hex
-HMAC-SHA256 under the shared secret over ``METHOD:path:timestamp:sha256hex(signed body)``.
+``/api/handshake/nas-going-offline`` (a snapshot) at a graceful shutdown
+(docs/compat/nas-api.md §5.1). Both carry ``X-Balupi-Timestamp`` (Unix seconds) and
+``X-Balupi-Signature`` = lowercase hex HMAC-SHA256 under the shared secret over
+``METHOD:path:timestamp:sha256hex(signed body)``.
 
 The trap: the NAS hashes a *canonical* serialisation of the body (sorted keys, ``,``/``:``
 separators, ASCII escapes) but sends httpx 0.27's default encoding (insertion order, spaces). An
-earlier BaluPi hashed the raw bytes and so rejected every shutdown notice (upstream-lessons.md
-§5.4). Here the body is parsed and re-serialised canonically. The hash of the raw bytes is
+earlier BaluPi hashed the raw bytes and so rejected every shutdown notice. Here the body is
+parsed and re-serialised canonically. The hash of the raw bytes is
 accepted as well: it binds exactly the bytes that were parsed, so it admits nothing the secret
-did not sign, and it lets a future NAS that signs what it sends (as upstream-lessons §9 asks)
+did not sign, and it lets a future NAS that signs the bytes it sends (a fix BaluHost could make)
 work unchanged. Both candidates are always compared, in constant time.
 
 Beyond the signature: the timestamp must lie within ±5 minutes of the Pi's (injected) clock; a

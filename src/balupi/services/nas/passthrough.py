@@ -11,17 +11,18 @@ and keeps its disks spinning). The client gets ``503`` + ``Retry-After`` (the se
 could take), unless ``WakePolicy`` says the request is worth a wake: then the NAS is woken by
 Wake-on-LAN (one packet for all callers) and the request waits a short while for it.
 
-Redirects (clients.md §6.3: no ``3xx`` on API routes). The NAS answers a path that only matches
-with a trailing slash with ``307`` (nas-api.md §0). For ``GET``/``HEAD``/``OPTIONS`` without a
-body BaluPi follows such a redirect itself when it points back at the NAS (what OkHttp would have
-done), at most ``MAX_REDIRECTS`` times. Any other ``3xx`` (an unsafe method, whose streamed
-body cannot be sent twice, or a redirect off the NAS) becomes ``404 {"detail": "Not Found"}``,
-which is what the NAS would say without its redirect. No conditional headers are forwarded, so
-the NAS cannot answer ``304`` (it ignores them anyway: nas-api.md §3.3).
+Redirects (docs/compat/clients.md §6.3: no ``3xx`` on API routes). The NAS answers a path that only
+matches with a trailing slash with ``307`` (docs/compat/nas-api.md §0). For
+``GET``/``HEAD``/``OPTIONS`` without a body BaluPi follows such a redirect itself when it points
+back at the NAS (what OkHttp would have done), at most ``MAX_REDIRECTS`` times. Any other ``3xx``
+(an unsafe method, whose streamed body cannot be sent twice, or a redirect off the NAS) becomes
+``404 {"detail": "Not Found"}``, which is what the NAS would say without its redirect. No
+conditional headers are forwarded, so the NAS cannot answer ``304`` (it ignores them anyway:
+docs/compat/nas-api.md §3.3).
 
-Deletes of the storage root are never forwarded (nas-api.md §3.6, §8): a delete whose path is
-empty (``DELETE /api/files?path=x`` reaches the NAS's catch-all as ``""`` after its 307, and so
-do ``/api/files/``, ``/api/files/raw/``, ``a/..``, ``%2F`` …) deletes the whole storage for an
+Deletes of the storage root are never forwarded (docs/compat/nas-api.md §3.6, §8): a delete whose
+path is empty (``DELETE /api/files?path=x`` reaches the NAS's catch-all as ``""`` after its 307, and
+so do ``/api/files/``, ``/api/files/raw/``, ``a/..``, ``%2F`` …) deletes the whole storage for an
 admin. Such requests are answered ``400`` before anything is sent.
 
 Without a NAS configured there is nothing to pass through to: ``404``.
@@ -67,7 +68,8 @@ FORWARDED_PROTO = "x-forwarded-proto"
 MAX_DELETE_BODY = 64 * 1024
 
 FILES_API = "/api/files"
-BODY_DELETE_PATH = "/api/files/delete"  # POST and DELETE with ``{"path": …}``: nas-api.md §3.6
+# POST and DELETE with ``{"path": …}``: docs/compat/nas-api.md §3.6
+BODY_DELETE_PATH = "/api/files/delete"
 
 
 def strip_hop_by_hop(headers: Iterable[tuple[str, str]], extra: frozenset[str]) -> Headers:
@@ -163,8 +165,9 @@ def _post(glob: str) -> RoutePattern:
 
 
 # Requests clients make on their own, on a timer or on start-up, that must not wake the NAS: the
-# NAS's own auto-wake whitelist (nas-api.md §1) plus the polls clients.md §1 and §2 list. Asking
-# a sleeping NAS for its CPU load or sleep state only to report "awake" would be silly.
+# NAS's own auto-wake whitelist (docs/compat/nas-api.md §1) plus the polls that
+# docs/compat/clients.md §1 and §2 list. Asking a sleeping NAS for its CPU load or sleep state only
+# to report "awake" would be silly.
 BACKGROUND_REQUESTS: tuple[RoutePattern, ...] = (
     RoutePattern("/api/system/*"),  # info every 30 s (BaluApp), raid, smart, sleep status …
     _post("/api/system/sleep/presence"),  # excluded from auto-wake on the NAS too

@@ -8,7 +8,7 @@ Pi can mint only with the NAS's signing key (``NAS_JWT_SECRET``); without the ke
 probe, and the link keeps to ``/api/health`` only while it believes the NAS awake.
 
 Whose token (``probe_identity``): BaluHost checks a token's signature, ``type`` and ``exp``,
-then loads the user by ``sub`` and refuses one that is missing or inactive (nas-api.md §2.3);
+then loads the user by ``sub``, refusing one missing or inactive (docs/compat/nas-api.md §2.3);
 ``username`` and ``role`` are not checked, and the status route is open to every user, so the
 token need not be an admin's. The lifecycle notice's user list carries no ids, so it cannot
 name a ``sub``. The Pi's own users table can: it holds the NAS's ids, and ``last_seen_at``

@@ -2,9 +2,9 @@
 
 BaluApp reads its folder configs from ``GET /api/mobile/sync/folders/{device_id}`` (a bare JSON
 array) and ends every run with ``PUT /api/mobile/sync/folders/{folder_id}`` ``{status: "idle"}``,
-which moves ``last_sync`` forward (clients.md §1.5, §6.1 Tier 2). While the NAS is awake both go
-to it and the Pi keeps a copy; while it sleeps the Pi answers from the copy, applies the update
-itself (``last_sync`` = now) and forwards it once the NAS is back, as the user who made it.
+which moves ``last_sync`` forward (docs/compat/clients.md §1.5, §6.1 Tier 2). While the NAS is awake
+both go to it and the Pi keeps a copy; while it sleeps the Pi answers from the copy, applies the
+update itself (``last_sync`` = now) and forwards it once the NAS is back, as the user who made it.
 The copy lives in one JSON file, replaced atomically.
 
 A device belongs to one user on the NAS (BaluHost's ``MobileDevice.user_id``), who alone should

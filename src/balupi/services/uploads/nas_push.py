@@ -2,7 +2,7 @@
 
 Every call carries the owning user's token, so files land with the right owner. A file goes up
 as BaluHost's own multipart upload, streamed from the Pi's disk (never read whole), with a
-``path`` that BaluHost's dot heuristic resolves to exactly the target (nas-api.md §3.4).
+``path`` that BaluHost's dot heuristic resolves to exactly the target (docs/compat/nas-api.md §3.4).
 """
 
 from __future__ import annotations

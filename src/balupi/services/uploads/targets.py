@@ -1,4 +1,4 @@
-"""Where an uploaded file goes, decided exactly as BaluHost decides it (nas-api.md §3.4).
+"""Where an uploaded file goes, decided as BaluHost decides it (docs/compat/nas-api.md §3.4).
 
 The form field ``path`` is a folder, or, when its last segment contains a dot, the full target
 file path (BaluApp's folder sync relies on that "dot heuristic"). The multipart filename is cut

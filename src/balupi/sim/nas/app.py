@@ -67,7 +67,7 @@ def create_nas_app(state: NasState) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def scrub_server_errors(request: Request, exc: StarletteHTTPException) -> Response:
         # BaluHost rewrites every HTTPException >= 500 (503 and 507 included) to a generic body
-        # and drops its headers (nas-api.md §0). Clients see exactly this.
+        # and drops its headers (docs/compat/nas-api.md §0). Clients see exactly this.
         if exc.status_code >= 500:
             return JSONResponse({"detail": "Internal server error"}, status_code=exc.status_code)
         return JSONResponse(

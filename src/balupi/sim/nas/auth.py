@@ -1,8 +1,9 @@
 """Emulated BaluHost auth routes: login, me, refresh, logout, mobile registration, API keys.
 
-Shapes, status codes and 401 texts follow nas-api.md §2, because BaluApp and BaluDesk act on them:
-an HTTP error from ``/api/auth/refresh`` makes BaluApp delete its tokens, and any status but 2xx or
-401 from ``/api/auth/me`` makes BaluDesk wipe its credentials (clients.md §0).
+Shapes, status codes and 401 texts follow docs/compat/nas-api.md §2, because BaluApp and BaluDesk
+act on them: an HTTP error from ``/api/auth/refresh`` makes BaluApp delete its tokens, and any
+status but 2xx or 401 from ``/api/auth/me`` makes BaluDesk wipe its credentials
+(docs/compat/clients.md §0).
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class RefreshRequest(BaseModel):
 
 
 def _camel_or_snake(camel: str, snake: str) -> AliasChoices:
-    # BaluHost documents camelCase; BaluApp sends snake_case (clients.md §1.2). Accept both.
+    # BaluHost documents camelCase, BaluApp sends snake_case: accept both
+    # (docs/compat/clients.md §1.2).
     return AliasChoices(camel, snake)
 
 

@@ -1,8 +1,8 @@
 """Emulated BaluHost chunked upload: ``init`` / ``{id}/chunk?chunk_index=N`` / ``{id}/complete``.
 
-Faithful to nas-api.md §3.5, quirks included: chunks must come strictly in order, a chunk that
-overflows the declared size aborts the session, ``complete`` accepts a short upload, and sessions
-live only in the NAS's memory with their bytes under ``<storage>/.tmp/uploads/<id>``.
+Faithful to docs/compat/nas-api.md §3.5, quirks included: chunks must come strictly in order, a
+chunk that overflows the declared size aborts the session, ``complete`` accepts a short upload, and
+sessions live only in the NAS's memory with their bytes under ``<storage>/.tmp/uploads/<id>``.
 
 There is deliberately no abort route: on BaluHost ``DELETE /api/files/upload/chunked/{id}`` is
 shadowed by the generic ``DELETE /api/files/{path}``, which answers it without touching the

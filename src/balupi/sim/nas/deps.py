@@ -1,7 +1,7 @@
 """Dependencies of the emulated NAS's routes: its state and the authenticated user.
 
-Token checks follow BaluHost's ``get_current_user`` step by step (nas-api.md §2.3), with its exact
-401 bodies, because clients react to them.
+Token checks follow BaluHost's ``get_current_user`` step by step (docs/compat/nas-api.md §2.3), with
+its exact 401 bodies, because clients react to them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Emulated BaluHost file routes (``/api/files/*``), faithful to nas-api.md §3.
+"""Emulated BaluHost file routes (``/api/files/*``), faithful to docs/compat/nas-api.md §3.
 
 Routes are registered in BaluHost's order because the order is observable: the generic
 ``DELETE /api/files/{path}`` comes last and swallows ``GET /api/files/download?path=`` (405,

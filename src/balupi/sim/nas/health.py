@@ -1,8 +1,8 @@
 """Emulated BaluHost routes that tell a client whether and how the NAS is there.
 
-Health (nas-api.md §1), the system info the apps' dashboards poll, sync preflight and desktop
-registration (§4.1). The sleep service's own routes are in ``sleep_api.py``; suspended or off, the
-socket is closed and none of these answer.
+Health (docs/compat/nas-api.md §1), the system info the apps' dashboards poll, sync preflight and
+desktop registration (docs/compat/nas-api.md §4.1). The sleep service's own routes are in
+``sleep_api.py``; suspended or off, the socket is closed and none of these answer.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Emulated BaluHost routes for BaluApp's folder sync and BaluDesk's folder reports (§4.1–4.2).
+"""Emulated BaluHost routes for BaluApp's folder sync and BaluDesk's folder reports.
+
+Faithful to docs/compat/nas-api.md §4.1 and §4.2.
 
 Folder configs per device (``GET``/``POST /api/mobile/sync/folders/{device_id}`` — a bare JSON
 array), their update (``PUT /api/mobile/sync/folders/{folder_id}``: status ``idle`` moves

@@ -1,12 +1,13 @@
 """BaluHost's lifecycle notices to a BaluPi, signed and sent exactly as the real NAS does.
 
-nas-api.md §5.1: at the end of start-up the NAS POSTs ``/api/handshake/nas-coming-online`` with no
-body; at a graceful shutdown it POSTs ``/api/handshake/nas-going-offline`` with a snapshot. Both
-carry ``X-Balupi-Timestamp`` (Unix seconds) and ``X-Balupi-Signature`` = hex HMAC-SHA256 over
-``METHOD:path:timestamp:sha256(body)``, where the body hash is taken over *canonical* JSON (sorted
-keys, no spaces, ASCII) while the bytes on the wire are httpx 0.27's default encoding (insertion
-order, ``", "`` and ``": "``). A receiver that hashes the raw bytes rejects every shutdown notice;
-the emulator reproduces that trap on purpose. Failures are only logged: nothing retries.
+docs/compat/nas-api.md §5.1: at the end of start-up the NAS POSTs
+``/api/handshake/nas-coming-online`` with no body; at a graceful shutdown it POSTs
+``/api/handshake/nas-going-offline`` with a snapshot. Both carry ``X-Balupi-Timestamp`` (Unix
+seconds) and ``X-Balupi-Signature`` = hex HMAC-SHA256 over ``METHOD:path:timestamp:sha256(body)``,
+where the body hash is taken over *canonical* JSON (sorted keys, no spaces, ASCII) while the bytes
+on the wire are httpx 0.27's default encoding (insertion order, ``", "`` and ``": "``). A receiver
+that hashes the raw bytes rejects every shutdown notice; the emulator reproduces that trap on
+purpose. Failures are only logged: nothing retries.
 
 The signing rule itself is BaluPi's own (``balupi.services.nas.notices``), one implementation for
 sender and receiver; the tests check both against the real NAS's captured notices.

@@ -1,9 +1,9 @@
 """Where a request may go on the emulated NAS: path normalisation, the user jail and ownership.
 
-BaluHost addresses files by POSIX paths relative to its storage root (nas-api.md §3.1). Admins are
-not jailed: their paths are only kept inside the storage root. Normal users may address ``Shared``,
-their own home and the virtual ``Shared with me``; anything else is 403 ``Access denied`` and a
-``..`` segment is 400 ``Invalid path``.
+BaluHost addresses files by POSIX paths relative to its storage root (docs/compat/nas-api.md §3.1).
+Admins are not jailed: their paths are only kept inside the storage root. Normal users may address
+``Shared``, their own home and the virtual ``Shared with me``; anything else is 403 ``Access
+denied`` and a ``..`` segment is 400 ``Invalid path``.
 
 Ownership is the ``owner_id`` of a path's own metadata row and nothing else: a path without a row
 (placed on disk by hand, or a directory an upload created) has no owner, so only an admin may

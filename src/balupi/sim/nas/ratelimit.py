@@ -3,7 +3,7 @@
 slowapi keeps a fixed window per key in worker memory: the first hit opens a window of
 ``window_seconds``, every hit inside it counts, and once ``limit`` hits are used up the rest of the
 window is refused. The emulator does the same so a client hammering login sees the NAS's 429 at the
-NAS's moment (nas-api.md §0: the 6th login within a minute).
+NAS's moment (docs/compat/nas-api.md §0: the 6th login within a minute).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ The ``PowerModel`` says which state the machine is in; this class makes each sta
 * asleep or off: the API socket is closed (connections refused), ``NasState`` lives on;
 * booting: still closed for ``boot_seconds``, then the API listens again on the same port;
 * a cold boot (from off) is a backend start, so it ends with a coming-online notice; resuming from
-  sleep is not, and sends none, exactly like the real NAS (nas-api.md §5.1);
+  sleep is not, and sends none, exactly like the real NAS (docs/compat/nas-api.md §5.1);
 * ``shutdown`` (and leaving the ``async with``) is a graceful backend stop: going-offline notice
   first, then the socket closes;
 * BaluHost's sleep service (``sleep.py``) runs while the API is up: a background ticker drives its

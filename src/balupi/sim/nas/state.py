@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 Role = Literal["admin", "user"]
 
-# BaluHost in dev mode caps its storage at NAS_QUOTA_BYTES = 5 GiB (nas-api.md §3.4).
+# BaluHost in dev mode caps its storage at NAS_QUOTA_BYTES = 5 GiB (docs/compat/nas-api.md §3.4).
 DEV_QUOTA_BYTES = 5 * 1024**3
 
 
@@ -56,7 +56,7 @@ class NasUser:
     updated_at: datetime | None = None
 
     def public(self) -> dict[str, Any]:
-        # BaluHost on SQLite serialises naive datetimes without an offset (nas-api.md §2.1).
+        # BaluHost on SQLite writes naive datetimes, no offset (docs/compat/nas-api.md §2.1).
         return {
             "username": self.username,
             "email": self.email,
@@ -82,7 +82,7 @@ class FileRecord:
 
 @dataclass
 class ChunkedUpload:
-    """One chunked upload in flight. BaluHost keeps these in process memory only (§3.5)."""
+    """One chunked upload in flight, in process memory only (docs/compat/nas-api.md §3.5)."""
 
     id: str
     user_id: int
@@ -175,7 +175,7 @@ class NasState:
         self.registration_tokens: dict[str, RegistrationToken] = {}
         self.mobile_devices: dict[str, MobileDevice] = {}
         self.desktop_devices: dict[str, DesktopDevice] = {}
-        # Per client IP, as slowapi limits them (nas-api.md §0); None switches a limit off.
+        # Per client IP, as slowapi limits (docs/compat/nas-api.md §0); None switches a limit off.
         self.login_limiter = FixedWindowLimiter(login_rate_limit, clock)
         self.refresh_limiter = FixedWindowLimiter(refresh_rate_limit, clock)
         self.server_url: str | None = None  # the API's base URL, handed to phones in the QR

@@ -3,7 +3,7 @@
 The functions that walk or stat the tree are synchronous and meant to run in a worker thread
 (sync routes or ``anyio.to_thread``). ``write_stream`` is the one writer both the multipart and the
 chunked upload use: it streams to disk in bounded pieces off the event loop and feeds a SHA-256
-as it goes, because BaluHost stores the checksum of every API upload (nas-api.md §3.4).
+as it goes, because BaluHost stores the checksum of every API upload (docs/compat/nas-api.md §3.4).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """How the emulated NAS writes points in time, in the two styles BaluHost's responses mix.
 
-Columns read back from SQLite come out naive (no offset, nas-api.md §2.1); a few hand-built
-responses add a ``Z``. Keeping both here stops each route from inventing a third.
+Columns read back from SQLite come out naive (no offset, docs/compat/nas-api.md §2.1); a few
+hand-built responses add a ``Z``. Keeping both here stops each route from inventing a third.
 """
 
 from __future__ import annotations

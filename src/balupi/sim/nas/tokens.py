@@ -1,9 +1,9 @@
 """BaluHost's bearer credentials: the JWTs it mints and the ``balu_`` API keys it accepts.
 
-JWTs are HS256 with exactly the NAS's claims (nas-api.md §2.2), so a token from the emulator is
-byte-for-byte what the real NAS would mint for the same user in the same second, and BaluPi can be
-tested against it. Expiry is judged by the NAS's injected clock rather than PyJWT's wall clock, so a
-test can move time past a token's ``exp`` without sleeping.
+JWTs are HS256 with exactly the NAS's claims (docs/compat/nas-api.md §2.2), so a token from the
+emulator is byte-for-byte what the real NAS would mint for the same user in the same second, and
+BaluPi can be tested against it. Expiry is judged by the NAS's injected clock rather than PyJWT's
+wall clock, so a test can move time past a token's ``exp`` without sleeping.
 """
 
 from __future__ import annotations
