@@ -165,8 +165,8 @@ async def test_offline_login_is_refused_once_the_nas_said_the_user_is_inactive(
     async with make_home(secret=True) as home:
         assert (await home.login("bob", "bob-password")).status_code == 200
         home.deactivate_on_nas("bob")
-        # The NAS logs inactive users in (nas-api.md §2.1) but refuses their tokens; the Pi
-        # learns it from the NAS's own words the first time it asks.
+        # The NAS logs inactive users in (docs/compat/nas-api.md §2.1) but refuses their tokens; the
+        # Pi learns it from the NAS's own words the first time it asks.
         nas_token = (await home.login("bob", "bob-password")).json()["access_token"]
         assert await home.me(nas_token) == 401
         await home.nas_sleeps()

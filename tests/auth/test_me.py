@@ -1,5 +1,5 @@
 """``GET /api/auth/me`` answers 200 or 401 and nothing else; where the Pi cannot tell, it answers
-nothing at all (BaluDesk wipes its credentials on any other status: clients.md §6.2).
+nothing at all (BaluDesk wipes its credentials on any other status: docs/compat/clients.md §6.2).
 
 The matrix runs each kind of token against BaluPi with and without the NAS's signing key, with
 the NAS awake and asleep, over real HTTP on loopback against the NAS emulator.
@@ -120,7 +120,7 @@ async def test_me_keeps_the_nas_s_answer_while_it_sleeps_until_the_token_expires
 async def test_a_token_the_nas_rejected_stays_rejected_across_a_restart(
     make_home: HomeFactory,
 ) -> None:
-    """Never fall back to local decoding after the NAS said no (upstream-lessons.md §8.2):
+    """Never fall back to local decoding after the NAS said no (as the earlier BaluPi did):
     with the NAS's key, bob's token has a perfect signature, yet the NAS refused it."""
     async with make_home(secret=True) as home:
         token = home.nas_access_token("bob")

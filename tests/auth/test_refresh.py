@@ -1,5 +1,6 @@
 """``POST /api/auth/refresh`` and ``/logout``: BaluApp deletes its tokens on any HTTP error from
-refresh (clients.md §0.2), so the Pi answers 200, 401 for a really invalid token, or nothing.
+refresh (docs/compat/clients.md §0.2), so the Pi answers 200, 401 for a really invalid token, or
+nothing.
 """
 
 from __future__ import annotations

@@ -230,7 +230,7 @@ def _unit_sections(text: str) -> dict[str, dict[str, list[str]]]:
 def test_the_unit_template_keeps_the_hardening() -> None:
     sections = _unit_sections((DEPLOY / "balupi.service").read_text())
     unit, service = sections["Unit"], sections["Service"]
-    # Start limits work in [Unit] only (upstream-lessons.md §7.1).
+    # Start limits work in [Unit] only: in [Service] systemd ignores the ...Sec spelling.
     assert {"StartLimitIntervalSec", "StartLimitBurst"} <= unit.keys()
     assert not any(key.startswith("StartLimit") for key in service)
     expected = {

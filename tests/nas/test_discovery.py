@@ -248,7 +248,7 @@ def run_isolated(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 
 def _baluhost_info(instance: str, address: str, port: int, server: str) -> AsyncServiceInfo:
-    """A service as BaluHost publishes it: TXT ``api`` claims https (nas-api.md §6)."""
+    """A service as BaluHost publishes it: TXT ``api`` claims https (docs/compat/nas-api.md §6)."""
     return AsyncServiceInfo(
         BALUHOST_SERVICE_TYPE,
         f"{instance}.{BALUHOST_SERVICE_TYPE}",

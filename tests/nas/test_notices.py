@@ -72,7 +72,7 @@ VECTOR_RAW_SIGNATURE = "71a56780cb6fc5c0122984122d62b6ed2a01819f14b9d750b0c054cb
 
 
 def _independent_signature(secret: str, path: str, timestamp: str, signed: bytes) -> str:
-    """The rule of nas-api.md §5.1, written out here so the tests do not trust BaluPi's helper."""
+    """docs/compat/nas-api.md §5.1's rule, written out so the tests do not trust BaluPi's helper."""
     message = f"POST:{path}:{timestamp}:{hashlib.sha256(signed).hexdigest()}"
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 

@@ -1,7 +1,7 @@
 """Fixtures for the NAS emulator: a fresh NAS with an admin and two users, and a client per user.
 
-Access tokens are minted here with PyJWT (the NAS's HS256 claims, nas-api.md §2.2) rather than
-through the login route, so file tests depend on nothing but the token check.
+Access tokens are minted here with PyJWT (the NAS's HS256 claims, docs/compat/nas-api.md §2.2)
+rather than through the login route, so file tests depend on nothing but the token check.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The emulated NAS's auth and health routes behave as BaluHost's do where clients depend on it.
 
 In-process (ASGI transport) with an injected clock: each test states one behaviour a client relies
-on (nas-api.md §1, §2; clients.md §0 and §6 Tier 0).
+on (docs/compat/nas-api.md §1, §2; docs/compat/clients.md §0 and §6 Tier 0).
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ async def test_login_returns_a_bearer_token_and_user_public(client: httpx.AsyncC
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer"
-    assert "refresh_token" not in body  # login issues none (nas-api.md §2.1)
+    assert "refresh_token" not in body  # login issues none (docs/compat/nas-api.md §2.1)
     assert body["user"] == {
         "username": "maria",
         "email": None,

@@ -1,4 +1,4 @@
-"""Fidelity of the emulated NAS's chunked upload to BaluHost (nas-api.md §3.5)."""
+"""Fidelity of the emulated NAS's chunked upload to BaluHost (docs/compat/nas-api.md §3.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Fidelity of the emulated NAS's file routes to BaluHost (nas-api.md §3, clients.md §6).
+"""Fidelity of the emulated NAS's file routes to BaluHost (docs/compat/nas-api.md §3,
+docs/compat/clients.md §6).
 
 Each test pins one behaviour a client or BaluPi relies on, with the NAS's exact status and body.
 """

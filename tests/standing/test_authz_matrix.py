@@ -9,7 +9,8 @@ sessions, files in his home); alice is the other user. Expected, cell by cell:
 * alice never reads or changes bob's data: what names bob's objects answers 403/404 (a write
   is never a 2xx), and what lists things never shows them to her;
 * the admin is never refused, and sees whatever bob sees of his own;
-* never a 5xx, except 503 while the NAS sleeps (the clients' "try later", clients.md §6).
+* never a 5xx, except 503 while the NAS sleeps (the clients' "try later",
+  docs/compat/clients.md §6).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ PUBLIC = {
     "POST /api/handshake/nas-going-offline",
     "POST /api/auth/login",
     "POST /api/auth/refresh",  # carries its refresh token in the body
-    "GET /api/auth/me",  # judges its own bearer token: 2xx or 401 only (clients.md §6.3)
+    # judges its own bearer token: 2xx or 401 only (docs/compat/clients.md §6.3)
+    "GET /api/auth/me",
     "POST /api/auth/logout",
     "OPTIONS /api/files/tus",  # tus discovery
     "GET /api/openapi.json",  # development builds only
@@ -55,7 +57,7 @@ PUBLIC = {
 }
 # The pass-through serves every other /api path: no dependency of its own, it asks the Pi's auth
 # before forwarding. Without a token it never answers 2xx: the NAS's 401 (or its 404/405 for what
-# it does not serve) awake, 503 asleep (clients.md §6.1 tier 3: absent routes never 401).
+# it does not serve) awake, 503 asleep (absent routes never 401: docs/compat/clients.md §6.1).
 PASS_THROUGH = ("/api/{path:path}", "/api")
 # Pins are per file: alice may pin (and unpin her own pin of) a shared file bob pinned too. What
 # must hold is that bob's pin survives her: checked by ``_bobs_view``, not by her status codes.

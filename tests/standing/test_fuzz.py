@@ -3,9 +3,9 @@
 Every operation is sent valid and invalid requests (schemathesis' positive and negative modes)
 by an admin and by a user with the emulated NAS awake, and by the admin with it asleep, to a
 BaluPi served on loopback (``standing_home``). A case passes when the answer is not a server
-error BaluPi did not mean, and every error body is JSON with ``detail`` (clients.md §6: clients
-read ``detail``). The 5xx BaluPi means are allowed: 502 (a plug failed), 503 (the NAS sleeps or
-is away: the answer clients wait on), 507 (the disk is full).
+error BaluPi did not mean, and every error body is JSON with ``detail`` (docs/compat/clients.md §6:
+clients read ``detail``). The 5xx BaluPi means are allowed: 502 (a plug failed), 503 (the NAS sleeps
+or is away: the answer clients wait on), 507 (the disk is full).
 
 Bounded for CI: a fixed number of examples per operation, derandomized so a run is repeatable,
 no shrinking (failures are collected, not raised one by one). The number of cases run is

@@ -1,7 +1,7 @@
 """Serving the dashboard: files from ``dist``, the app's pages, and nothing else.
 
 The earlier BaluPi's fallback served ``/etc/hostname`` to ``GET /../../etc/hostname`` on a bare
-Uvicorn (upstream-lessons.md §2.5). The traversal tests here send raw request lines over a real
+Uvicorn. The traversal tests here send raw request lines over a real
 socket, because HTTP clients normalise ``..`` away before sending.
 """
 
