@@ -54,9 +54,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,7 @@ from balupi.sim.nas.power import DRAW_WATTS, PowerState
 from balupi.sim.nas.users import DEFAULT_MAC
 from cache_common import ADMIN, balupi_serve
 
+Action = Callable[[], Coroutine[Any, Any, None]]  # one scheduled thing a client does
 DAY_S = 86_400.0
 POLL_S = 30.0
 PI_WATTS = 4.0
@@ -403,18 +405,18 @@ class Day:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    def schedule(self) -> list[tuple[float, Callable[[], Awaitable[None]]]]:
+    def schedule(self) -> list[tuple[float, Action]]:
         """The day's events: (emulated second, action), in order."""
-        events: list[tuple[float, Callable[[], Awaitable[None]]]] = []
+        events: list[tuple[float, Action]] = []
 
-        def add(at: float, action: Callable[[], Awaitable[None]]) -> None:
+        def add(at: float, action: Action) -> None:
             events.append((at, action))
 
         def waking() -> float:
             return self.rng.uniform(7 * 3600, 22 * 3600)
 
         for index, device in enumerate(DEVICES):
-            add(index * POLL_S / len(DEVICES), lambda d=device: self.keep_polling(d))
+            add(index * POLL_S / len(DEVICES), partial(self.keep_polling, device))
             if not device.phone:
                 continue
             photo = 0
@@ -425,14 +427,14 @@ class Day:
                     data = content(f"{device.user}{photo}", self.rng, 150_000, 400_000)
                     self.planned_uploads[path] = data
                     at = burst_at + photo % 3 * 5
-                    add(at, lambda d=device, p=path, b=data, t=at: self.upload_photo(d, p, b, t))
+                    add(at, partial(self.upload_photo, device, path, data, at))
                     photo += 1
             for _ in range(6):
-                add(waking(), lambda d=device: self.browse_recent(d))
+                add(waking(), partial(self.browse_recent, device))
             for _ in range(2):
-                add(waking(), lambda d=device: self.browse_old(d, ARCHIVE))
+                add(waking(), partial(self.browse_old, device, ARCHIVE))
         desktop = DEVICES[-1]
-        add(20 * 3600 + 600, lambda: self.browse_old(desktop, DOCUMENTS))
+        add(20 * 3600 + 600, partial(self.browse_old, desktop, DOCUMENTS))
         for run, at in enumerate((12.5 * 3600, 19 * 3600)):
             documents = {
                 f"{DOCUMENTS}/report-{run}-{n}.odt": content(
@@ -441,7 +443,7 @@ class Day:
                 for n in range(3)
             }
             self.planned_uploads |= documents
-            add(at, lambda docs=documents: self.desktop_sync(desktop, docs))
+            add(at, partial(self.desktop_sync, desktop, documents))
         events.sort(key=lambda event: event[0])
         return events
 
@@ -697,7 +699,7 @@ async def run_day(
     return summarise(mode, day, history, draw, landing, nas.storage)
 
 
-async def _run_events(day: Day, events: list[tuple[float, Callable[[], Awaitable[None]]]]) -> None:
+async def _run_events(day: Day, events: list[tuple[float, Action]]) -> None:
     tasks: set[asyncio.Task[None]] = set()
     reporter = asyncio.create_task(_progress(day))
     for emulated, action in events:
