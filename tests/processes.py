@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from balupi.sim.measure import free_port
+from tests.waiting import eventually
 
-__all__ = ["ServeProcess", "clean_environment", "free_port"]
+__all__ = ["ServeProcess", "clean_environment", "free_port", "wait_healthy"]
 
 
 def clean_environment(**extra: str) -> dict[str, str]:
@@ -24,6 +24,20 @@ def clean_environment(**extra: str) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
     environment.update(extra)
     return environment
+
+
+async def wait_healthy(url: str, alive: Callable[[], bool], log: Path, timeout: float = 60) -> None:
+    """Return once ``url``'s ``/api/health`` answers 200; fail with the log if the process died."""
+    async with httpx.AsyncClient(base_url=url, timeout=1) as client:
+
+        async def healthy() -> bool:
+            try:
+                return (await client.get("/api/health")).status_code == 200
+            except httpx.HTTPError:
+                assert alive(), log.read_text()[-3000:]
+                return False
+
+        await eventually(healthy, timeout, interval=0.02, what="BaluPi answering /api/health")
 
 
 class ServeProcess:
@@ -50,17 +64,8 @@ class ServeProcess:
                 stdout=sink,
                 stderr=sink,
             )
-        deadline = asyncio.get_running_loop().time() + timeout
-        async with httpx.AsyncClient(base_url=self.url, timeout=1) as client:
-            while True:
-                try:
-                    if (await client.get("/api/health")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    assert self._process.poll() is None, self._log.read_text()[-3000:]
-                if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError("balupi serve did not answer /api/health in time")
-                await asyncio.sleep(0.05)
+        process = self._process
+        await wait_healthy(self.url, lambda: process.poll() is None, self._log, timeout)
 
     def kill(self) -> None:
         if self._process is not None and self._process.poll() is None:

@@ -14,7 +14,7 @@ import pytest
 from balupi.services.cache import FileCache
 from tests.auth.conftest import make_home  # the simulated home, shared with the auth tests
 from tests.auth.home import Home, HomeFactory
-from tests.nas.conftest import wait_for
+from tests.waiting import eventually
 
 __all__ = ["make_home"]
 
@@ -69,12 +69,12 @@ class CacheHome:
         link.timing = replace(link.timing, health_interval=3600.0)
         before = self.nas_requests()
         await link.report_unreachable("test: reschedule the health checks")  # one check now
-        await wait_for(lambda: self.nas_requests() > before)
-        await wait_for(lambda: link.state.value == "online")
+        await eventually(lambda: self.nas_requests() > before)
+        await eventually(lambda: link.state.value == "online")
 
     async def settled(self) -> None:
         """Until no fill is in flight (a fill finishes in the background after its readers)."""
-        await wait_for(lambda: self.cache.fills_in_flight == 0)
+        await eventually(lambda: self.cache.fills_in_flight == 0)
 
     def temp_files(self) -> list[Path]:
         return list(self.cache.store.tmp.iterdir())

@@ -10,7 +10,7 @@ from balupi.services.auth import AuthenticatedUser
 from balupi.services.cache import FileDelivery, LocalFile
 from tests.auth.home import HomeFactory
 from tests.cache.conftest import CacheHome, MiB, pattern
-from tests.nas.conftest import wait_for
+from tests.waiting import eventually
 
 
 async def _cache(cache_home: CacheHome, path: str, data: bytes, user: str = "maria") -> None:
@@ -163,7 +163,7 @@ async def test_renamed_file_stays_cached_and_deleted_one_leaves(cache_home: Cach
     await cache.removed("maria/trip")
     assert len(cache.catalog) == 0
     await cache_home.settled()
-    await wait_for(lambda: not list(cache.store.objects.glob("*/*")))
+    await eventually(lambda: not list(cache.store.objects.glob("*/*")))
 
 
 async def test_entries_and_counts_survive_a_restart(make_home: HomeFactory) -> None:

@@ -28,7 +28,7 @@ from balupi.services.cache.warming import (
     WarmSettings,
 )
 from tests.cache.conftest import CacheHome, MiB, pattern
-from tests.nas.conftest import wait_for
+from tests.waiting import eventually
 
 
 def _jpeg() -> bytes:
@@ -75,7 +75,9 @@ async def _wake_and_warm(cache_home: CacheHome) -> WarmReport:
     home.clock.advance(1)  # the burst's report is told from any earlier one by its start
     stamp = utc_iso(home.clock.now())
     await home.nas_wakes()
-    await wait_for(lambda: (r := cache_home.cache.last_warm) is not None and r.started_at == stamp)
+    await eventually(
+        lambda: (r := cache_home.cache.last_warm) is not None and r.started_at == stamp
+    )
     report = cache_home.cache.last_warm
     assert report is not None
     return report
@@ -227,7 +229,7 @@ async def test_a_nas_that_falls_asleep_mid_fetch_stops_it_at_once(
     remove = warmer.attach()
     try:
         burst = asyncio.create_task(warmer.run_once())
-        await wait_for(writing.is_set)
+        await eventually(writing.is_set)
         await cache_home.home.pi_believes_nas_sleeps()
         before = cache_home.nas_requests()
         release.set()

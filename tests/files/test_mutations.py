@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from tests.files.conftest import FilesHome, HomeFactory
+from tests.waiting import eventually
 
 
 async def file_id_of(home: FilesHome, user: str, folder: str, name: str) -> int:
@@ -262,8 +261,4 @@ async def test_a_mutation_kept_while_asleep_is_replayed_once_the_nas_wakes(
         assert home.services.nas_waker.packets_sent == 0  # a change alone wakes nobody
 
         await home.services.nas_waker.wake("test")
-        for _ in range(200):
-            if not home.nas_disk("alice/docs/a.txt").exists():
-                break
-            await asyncio.sleep(0.05)
-        assert not home.nas_disk("alice/docs/a.txt").exists()
+        await eventually(lambda: not home.nas_disk("alice/docs/a.txt").exists(), 10)

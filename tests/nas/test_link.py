@@ -16,7 +16,8 @@ from balupi.services.nas.client import NasClient
 from balupi.services.nas.history import LinkHistory, TransitionRecord, time_by_state
 from balupi.services.nas.link import LinkSnapshot, LinkTiming, NasLink
 from balupi.services.nas.power import PowerClass, PowerThresholds
-from tests.nas.conftest import FakeNas, wait_for
+from tests.nas.conftest import FakeNas
+from tests.waiting import eventually
 
 FAST = LinkTiming(
     health_interval=0.02,
@@ -64,7 +65,7 @@ def test_power_thresholds_leave_no_gap() -> None:
 
 
 async def test_a_fresh_link_checks_once_and_goes_online(link: NasLink, fake_nas: FakeNas) -> None:
-    await wait_for(lambda: link.state is NasState.ONLINE)
+    await eventually(lambda: link.state is NasState.ONLINE)
     assert link.snapshot.nas_version == "1.38.0"
     assert link.snapshot.evidence == "health check answered"
 
@@ -72,16 +73,16 @@ async def test_a_fresh_link_checks_once_and_goes_online(link: NasLink, fake_nas:
 async def test_failures_while_online_back_off_then_declare_it_asleep(
     link: NasLink, fake_nas: FakeNas
 ) -> None:
-    await wait_for(lambda: link.state is NasState.ONLINE)
+    await eventually(lambda: link.state is NasState.ONLINE)
     fake_nas.up = False
-    await wait_for(lambda: link.state is NasState.SLEEPING)
+    await eventually(lambda: link.state is NasState.SLEEPING)
     assert "(3x)" in link.snapshot.evidence
 
 
 async def test_a_sleeping_nas_gets_no_request_at_all(link: NasLink, fake_nas: FakeNas) -> None:
-    await wait_for(lambda: link.state is NasState.ONLINE)
+    await eventually(lambda: link.state is NasState.ONLINE)
     fake_nas.up = False
-    await wait_for(lambda: link.state is NasState.SLEEPING)
+    await eventually(lambda: link.state is NasState.SLEEPING)
     counted = len(fake_nas.requests)
 
     # Many health intervals pass (the interval here is 20 ms): nothing may reach the NAS.
@@ -93,10 +94,10 @@ async def test_a_sleeping_nas_gets_no_request_at_all(link: NasLink, fake_nas: Fa
 async def test_unreachable_nas_drawing_power_is_offline_not_asleep(
     link: NasLink, fake_nas: FakeNas
 ) -> None:
-    await wait_for(lambda: link.state is NasState.ONLINE)
+    await eventually(lambda: link.state is NasState.ONLINE)
     await link.report_power(45.0)  # running …
     fake_nas.up = False  # … but not answering: crashed or hung, not asleep
-    await wait_for(lambda: link.state is NasState.OFFLINE)
+    await eventually(lambda: link.state is NasState.OFFLINE)
 
 
 @pytest.mark.parametrize(
@@ -124,7 +125,7 @@ async def test_plug_power_moves_the_state(
 async def test_transitions_are_stored_with_evidence(
     link: NasLink, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
-    await wait_for(lambda: link.state is NasState.ONLINE)
+    await eventually(lambda: link.state is NasState.ONLINE)
     await link.report_going_offline()
 
     async with sessions() as session:
@@ -142,7 +143,7 @@ async def test_a_restarted_pi_remembers_a_sleeping_nas_and_does_not_poll_it(
     async with NasClient("http://nas.test", transport=fake_nas.transport) as client:
         first = NasLink(client, LinkHistory(sessions), clock, timing=FAST)
         await first.start()
-        await wait_for(lambda: first.state is NasState.ONLINE)
+        await eventually(lambda: first.state is NasState.ONLINE)
         await first.report_power(3.0)
         await first.stop()
         counted = len(fake_nas.requests)
@@ -166,7 +167,7 @@ async def test_a_wake_that_never_finishes_ends_offline(
 
     clock.advance(FAST.boot_timeout + 1)
 
-    await wait_for(lambda: link.state is NasState.OFFLINE)
+    await eventually(lambda: link.state is NasState.OFFLINE)
     assert "boot timeout" in link.snapshot.evidence
 
 
@@ -179,11 +180,11 @@ async def test_a_wake_ends_online_when_the_nas_answers(link: NasLink, fake_nas: 
 
 
 async def test_shutdown_grace_ends_offline(link: NasLink, clock: ManualClock) -> None:
-    await wait_for(lambda: link.state is NasState.ONLINE)
+    await eventually(lambda: link.state is NasState.ONLINE)
     await link.report_going_offline()
     clock.advance(FAST.shutdown_grace + 1)
     await link.report_announced(None, "poke")  # not a state change; the grace runs out by itself
-    await wait_for(lambda: link.state is NasState.OFFLINE, timeout=FAST.shutdown_grace)
+    await eventually(lambda: link.state is NasState.OFFLINE, timeout=FAST.shutdown_grace)
 
 
 async def test_listeners_hear_accepted_transitions_only(link: NasLink, fake_nas: FakeNas) -> None:
@@ -193,7 +194,7 @@ async def test_listeners_hear_accepted_transitions_only(link: NasLink, fake_nas:
         heard.append((old.state, new.state))
 
     remove = link.add_listener(listener)
-    await wait_for(lambda: link.state is NasState.ONLINE)
+    await eventually(lambda: link.state is NasState.ONLINE)
     await link.report_coming_online()  # already online: no transition
     await link.report_power(3.0)
     remove()

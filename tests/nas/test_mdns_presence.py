@@ -20,7 +20,7 @@ from balupi.services.nas.history import LinkHistory
 from balupi.services.nas.link import LinkTiming, NasLink
 from balupi.sim.measure import free_port
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
-from tests.nas.conftest import wait_for
+from tests.waiting import eventually
 
 TIMING = LinkTiming(health_interval=0.02, waking_interval=0.02, first_retry=0.01, max_retry=0.02)
 
@@ -38,7 +38,7 @@ async def link(
     async with NasClient(nas.api_url) as client:
         link = NasLink(client, LinkHistory(sessions), SystemClock(), timing=TIMING)
         await link.start()
-        await wait_for(lambda: link.state is NasState.ONLINE)
+        await eventually(lambda: link.state is NasState.ONLINE)
         yield link
         await link.stop()
 
@@ -51,7 +51,7 @@ async def test_an_announced_address_is_not_followed_while_nas_url_answers(
 
     assert link.client.base_url == nas.api_url  # credentials only ever go to NAS_URL
     served = nas.nas.requests_served
-    await wait_for(lambda: nas.nas.requests_served >= served + 3)  # checks still reach it
+    await eventually(lambda: nas.nas.requests_served >= served + 3)  # checks still reach it
     assert link.state is NasState.ONLINE
 
 
@@ -59,10 +59,10 @@ async def test_an_announcement_is_presence_and_the_configured_address_is_asked(
     nas: NasEmulator, link: NasLink
 ) -> None:
     await nas.sleep()
-    await wait_for(lambda: link.state is NasState.SLEEPING)
+    await eventually(lambda: link.state is NasState.SLEEPING)
     await nas.wake()
     silent = f"http://127.0.0.1:{free_port()}"
     await link.report_announced(silent, f"mdns: BaluHost on nas at {silent}")
 
-    await wait_for(lambda: link.state is NasState.ONLINE)
+    await eventually(lambda: link.state is NasState.ONLINE)
     assert link.client.base_url == nas.api_url

@@ -54,7 +54,8 @@ from balupi.services.nas.wake import NasWaker
 from balupi.sim.measure import PeakRss, bulk_nas_process
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from tests.conftest import TEST_NAS_JWT_SECRET
-from tests.nas.conftest import FakeNas, wait_for
+from tests.nas.conftest import FakeNas
+from tests.waiting import eventually
 
 ADMIN = ("admin", "DevMode2024")  # the emulator's default users
 MARIA = ("maria", "maria-password")
@@ -89,7 +90,7 @@ def make_pi(settings: Settings) -> PiFactory:
             httpx.AsyncClient(base_url=server.url, timeout=30) as http,
         ):
             services: Services = app.state.services
-            await wait_for(lambda: services.nas_link.state is NasState.ONLINE)
+            await eventually(lambda: services.nas_link.state is NasState.ONLINE)
             yield Pi(server.url, services, http)
 
     return make
@@ -439,7 +440,7 @@ async def passthrough(
     async with NasClient("http://nas.test", transport=fake_nas.transport) as client:
         link = NasLink(client, LinkHistory(sessions), clock)
         await link.start()
-        await wait_for(lambda: link.state is NasState.ONLINE)
+        await eventually(lambda: link.state is NasState.ONLINE)
         yield NasPassThrough(link, NasWaker(link, None, clock), WakePolicy())
         await link.stop()
 
@@ -558,7 +559,7 @@ async def test_a_nas_still_booting_after_the_wait_gets_503_then_serves(
         await fall_asleep(pi, nas, suspend=True)
         assert_not_awake_answer(await pi.http.post(QR_TOKEN, headers=admin))
         assert pi.link_state is NasState.WAKING
-        await wait_for(lambda: pi.link_state is NasState.ONLINE)
+        await eventually(lambda: pi.link_state is NasState.ONLINE)
         assert (await pi.http.post(QR_TOKEN, headers=admin)).status_code == 200
         assert pi.services.nas_waker.packets_sent == 1
 
@@ -570,7 +571,7 @@ async def test_a_nas_that_does_not_answer_gets_503_and_the_link_checks_at_once(
     link.timing = LinkTiming(first_retry=0.01, max_retry=0.02)  # no 2-4-8 s backoff in a test
     await nas.sleep()  # gone without a word: the link still believes it online
     assert_not_awake_answer(await pi.http.post(QR_TOKEN, headers=admin))
-    await wait_for(lambda: link.state is NasState.SLEEPING)
+    await eventually(lambda: link.state is NasState.SLEEPING)
 
 
 async def test_without_a_nas_configured_other_paths_are_not_found(settings: Settings) -> None:

@@ -34,7 +34,7 @@ from balupi.services.nas.probe import SleepProbe
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from balupi.sim.nas.sleep import SleepConfig, SleepConfigUpdate
 from balupi.sim.nas.users import DEFAULT_JWT_SECRET
-from tests.nas.conftest import wait_for
+from tests.waiting import eventually
 
 SCALE = 60.0  # emulated seconds per real second
 PROBE_SECONDS = 0.25  # real: 15 emulated seconds
@@ -107,11 +107,11 @@ async def test_the_nas_falls_asleep_with_the_link_probing_and_the_link_knows_wit
     linked: Linked,
 ) -> None:
     nas, link, gate = linked.nas, linked.link, linked.gate
-    await wait_for(lambda: link.state is NasState.ONLINE)
+    await eventually(lambda: link.state is NasState.ONLINE)
     assert link.snapshot.evidence.startswith("sleep status: awake since ")
 
-    await wait_for(lambda: nas_state(nas)() == "soft_sleep", timeout=15)
-    await wait_for(lambda: link.state is NasState.SLEEPING, timeout=5)
+    await eventually(lambda: nas_state(nas)() == "soft_sleep", timeout=15)
+    await eventually(lambda: link.state is NasState.SLEEPING, timeout=5)
 
     asleep_at = datetime.fromisoformat(nas.nas.sleep.status()["state_since"])
     assert link.snapshot.since is not None
@@ -127,7 +127,7 @@ async def test_the_nas_falls_asleep_with_the_link_probing_and_the_link_knows_wit
     probes = gate.sent[Purpose.PROBE]
     assert probes > 0
     # Two emulated minutes later the NAS escalates to suspend; BaluPi sent nothing meanwhile.
-    await wait_for(lambda: nas_state(nas)() == "true_suspend", timeout=15)
+    await eventually(lambda: nas_state(nas)() == "true_suspend", timeout=15)
     assert gate.sent[Purpose.PROBE] == probes
     assert sum(gate.sent.values()) == probes
     assert auto_wakes(nas) == []
@@ -176,7 +176,7 @@ async def test_a_pass_through_call_wakes_a_soft_sleeping_nas_on_purpose_and_is_a
     home: Home,
 ) -> None:
     link = home.services.nas_link
-    await wait_for(lambda: link.state is NasState.ONLINE)
+    await eventually(lambda: link.state is NasState.ONLINE)
     login = await home.pi.post(
         "/api/auth/login", json={"username": "maria", "password": "maria-password"}
     )
@@ -186,8 +186,8 @@ async def test_a_pass_through_call_wakes_a_soft_sleeping_nas_on_purpose_and_is_a
         SleepConfigUpdate(auto_idle_enabled=True, idle_timeout_minutes=1)
     )
 
-    await wait_for(lambda: nas_state(home.nas)() == "soft_sleep", timeout=15)
-    await wait_for(lambda: link.state is NasState.SLEEPING, timeout=5)
+    await eventually(lambda: nas_state(home.nas)() == "soft_sleep", timeout=15)
+    await eventually(lambda: link.state is NasState.SLEEPING, timeout=5)
     status = (await home.pi.get("/api/nas/status", headers=auth)).json()
     assert status["state"] == "sleeping"
     assert status["sleep"]["asked"] is True

@@ -18,7 +18,7 @@ from balupi.services.nas.link import LinkTiming, NasLink
 from balupi.services.nas.magic_packet import build_magic_packet, normalize_mac
 from balupi.services.nas.wake import NasWaker, WakeTarget
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
-from tests.nas.conftest import wait_for
+from tests.waiting import eventually
 
 TIMING = LinkTiming(health_interval=0.05, waking_interval=0.02, boot_timeout=10)
 
@@ -38,7 +38,7 @@ async def link_to(
     async with NasClient(asleep_nas.api_url) as client:
         link = NasLink(client, LinkHistory(sessions), SystemClock(), timing=TIMING)
         await link.start()
-        await wait_for(lambda: link.state is NasState.SLEEPING)
+        await eventually(lambda: link.state is NasState.SLEEPING)
         yield link
         await link.stop()
 

@@ -13,8 +13,8 @@ import pytest
 from balupi.db.models import NasState
 from balupi.sim.nas.server import NasEmulator
 from tests.nas import test_passthrough
-from tests.nas.conftest import wait_for
 from tests.nas.test_passthrough import ADMIN, MARIA, Pi, PiFactory, fall_asleep, login
+from tests.waiting import eventually
 
 # The pass-through tests' fixtures: BaluPi under Uvicorn in front of the NAS emulator.
 make_pi = test_passthrough.make_pi
@@ -58,5 +58,5 @@ async def test_a_user_cannot_wake_another_mac_nor_spend_the_nas_wake(
     woke = await pi.http.post("/api/nas/wol", json={"mac": spelled}, headers=maria)
     assert woke.status_code == 200
     assert woke.json()["sent"] is True
-    await wait_for(lambda: pi.link_state is NasState.ONLINE)
+    await eventually(lambda: pi.link_state is NasState.ONLINE)
     assert nas.status()["wol_wakeups"] == 1

@@ -8,8 +8,7 @@ moves only when a test advances it, and the service's timers run when the test c
 from __future__ import annotations
 
 import argparse
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.waiting import eventually
 
 from balupi.clock import ManualClock
 from balupi.sim.nas import cli
@@ -116,13 +116,6 @@ async def plug_reads(h: Harness) -> float:
         return plug.watts(h.clock.now())
     finally:
         await plug.aclose()
-
-
-async def until(check: Callable[[], Awaitable[bool]]) -> None:
-    """Wait for something outside the clock's reach (a UDP datagram, a boot) to happen."""
-    async with asyncio.timeout(DEADLINE):
-        while not await check():  # noqa: ASYNC110 - no event to wait on in another process's view
-            await asyncio.sleep(0.01)
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -283,7 +276,7 @@ async def test_the_background_ticker_drives_the_timers_on_the_real_clock(tmp_pat
         async def asleep() -> bool:
             return nas.power.state is PowerState.SOFT_SLEEP
 
-        await until(asleep)
+        await eventually(asleep, DEADLINE)
         assert nas.status()["sleep_state"] == "soft_sleep"
 
 
@@ -411,7 +404,7 @@ async def test_escalation_suspends_without_a_notice_and_wol_wakes_it(tmp_path: P
         async def announced() -> bool:
             return bool(notices)
 
-        await until(announced)  # the boot's coming-online notice went out
+        await eventually(announced, DEADLINE)  # the boot's coming-online notice went out
         await h.advance(60)
         await h.advance(119)
         assert h.nas.nas.sleep.state.value == "soft_sleep"
@@ -425,7 +418,7 @@ async def test_escalation_suspends_without_a_notice_and_wol_wakes_it(tmp_path: P
         async def up() -> bool:
             return h.nas.state in (PowerState.IDLE, PowerState.BUSY)
 
-        await until(up)
+        await eventually(up, DEADLINE)
         assert await h.state() == "awake"
         history = await h.history()
         assert [(e["new_state"], e["reason"]) for e in reversed(history)] == [

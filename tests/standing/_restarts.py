@@ -9,15 +9,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
-from tests.processes import clean_environment, free_port
+from tests.processes import clean_environment, free_port, wait_healthy
 from tests.uploads.conftest import HOME_JWT_SECRET, HOME_USERS
 
 ZYGOTE = Path(__file__).with_name("_serve_zygote.py")
@@ -50,21 +49,6 @@ def pi_settings(nas: NasEmulator, data_dir: Path) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "MDNS_ENABLED": "false",
     }
-
-
-async def wait_healthy(url: str, alive: Callable[[], bool], log: Path, timeout: float = 60) -> None:
-    """Return once ``url``'s ``/api/health`` answers 200; fail if the process died first."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    async with httpx.AsyncClient(base_url=url, timeout=1) as client:
-        while True:
-            try:
-                if (await client.get("/api/health")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                assert alive(), log.read_text()[-3000:]
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("BaluPi did not answer /api/health in time")
-            await asyncio.sleep(0.02)
 
 
 def _alive(pid: int) -> bool:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from balupi.services.container import Services
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from balupi.sim.nas.users import UserSpec
 from tests.conftest import TEST_NAS_JWT_SECRET
+from tests.waiting import eventually
 
 
 def bearer(
@@ -50,20 +50,6 @@ HOME_USERS = (
     UserSpec("alice", "alice-pw", "user"),
     UserSpec("bob", "bob-pw", "user"),
 )
-
-
-async def eventually(condition: Callable[[], object], timeout: float = 20.0) -> None:
-    """Wait for ``condition`` (sync or async) to hold, with a deadline; no fixed sleeps."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = condition()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 @dataclass

@@ -31,7 +31,7 @@ from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from balupi.sim.nas.sleep import SleepConfig, SleepTrigger
 from balupi.sim.nas.tokens import mint_access_token
 from balupi.sim.nas.users import DEFAULT_JWT_SECRET
-from tests.uploads.conftest import eventually
+from tests.waiting import eventually
 
 
 @pytest.mark.parametrize(
