@@ -34,6 +34,7 @@ from balupi.server import running_server
 from balupi.services.container import Services
 from balupi.services.tapo import PlugAddress, PlugChanges
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
+from balupi.sim.nas.sleep import SleepConfig
 from balupi.sim.nas.state import Role
 from balupi.sim.nas.users import UserSpec
 from balupi.sim.plug import PlugConfig, PlugEmulator
@@ -55,6 +56,9 @@ DEMO_USERS = (
     DemoLogin("bob", "bob-demo-pw", "user"),
 )
 NAS_BOOT_SECONDS = 8.0
+# BaluHost's sleep service, on with a short timeout so a user can watch the NAS fall asleep on the
+# dashboard: soft sleep after a minute at or below BaluHost's 5 requests a minute (the banner says).
+NAS_SLEEP = SleepConfig(auto_idle_enabled=True, idle_timeout_minutes=1)
 DEFAULT_HISTORY_DAYS = 30
 HISTORY_SEED = 7
 CONFIG_FILENAME = "balupi.yaml"  # the demo Pi's settings, for BALUPI_CONFIG (balupi doctor)
@@ -103,6 +107,7 @@ async def run_demo(
             jwt_secret=jwt_secret,
             notify_url=f"http://{host}:{port}",
             handshake_secret=handshake_secret,
+            sleep=NAS_SLEEP,
         )
         async with NasEmulator(nas_config) as nas, contextlib.AsyncExitStack() as plugs:
             await _seed_files(nas.api_url)
@@ -289,6 +294,8 @@ BaluPi demo is running.
   health       {url}/api/health
   dashboard    {url}/            (in a browser; log in with one of the logins below)
   NAS emulator {nas.api_url}    (control: {nas.control_url}, Wake-on-LAN UDP port {nas.wol_port})
+  NAS sleep    soft sleep after {NAS_SLEEP.idle_timeout_minutes} idle minute (at most \
+{NAS_SLEEP.idle_http_threshold:g} requests a minute), as BaluHost's sleep service does
   data         {root}
   config       {root / CONFIG_FILENAME}
                (BALUPI_CONFIG=<that file> {balupi_command()} doctor --nas-user admin)
