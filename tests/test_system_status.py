@@ -37,7 +37,10 @@ async def test_status_needs_a_token(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/system/status")
 
     assert response.status_code == 401
-    assert response.json() == {"detail": "No authentication token provided"}
+    assert response.json() == {
+        "detail": "No authentication token provided",
+        "code": "not_authenticated",
+    }
 
 
 async def test_health_stays_fast_during_twenty_concurrent_status_calls(

@@ -44,7 +44,8 @@ async def test_a_user_cannot_wake_another_mac_nor_spend_the_nas_wake(
     refused = await pi.http.post("/api/nas/wol", json={"mac": OTHER_MAC}, headers=maria)
     assert refused.status_code == 403
     assert refused.json() == {
-        "detail": "Only an administrator can send Wake-on-LAN to another device."
+        "detail": "Only an administrator can send Wake-on-LAN to another device.",
+        "code": "permission_denied",
     }
 
     sent = await pi.http.post("/api/nas/wol", json={"mac": OTHER_MAC}, headers=admin)

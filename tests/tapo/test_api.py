@@ -119,7 +119,7 @@ async def test_add_list_update_and_delete(
     assert deleted.json() == {"deleted": device_id}
     missing = await client.get(f"/api/tapo/devices/{device_id}", headers=user_headers)
     assert missing.status_code == 404
-    assert missing.json() == {"detail": f"no plug with id {device_id}"}
+    assert missing.json() == {"detail": f"no plug with id {device_id}", "code": "plug_not_found"}
 
 
 async def test_bad_settings_are_refused(
@@ -155,7 +155,8 @@ async def test_a_plug_refusing_the_account_is_a_bad_gateway(
 
     assert response.status_code == 502
     assert response.json() == {
-        "detail": f"the plug at {plug.host}:{plug.port} refused the Tapo credentials"
+        "detail": f"the plug at {plug.host}:{plug.port} refused the Tapo credentials",
+        "code": "plug_auth_failed",
     }
 
 

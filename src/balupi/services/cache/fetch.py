@@ -63,6 +63,8 @@ def piece_size(active_fills: int) -> int:
 class FillFailed(CacheError):
     """The download broke off or its bytes did not check out; readers must fail too."""
 
+    code = "fill_failed"
+
 
 class FillState(enum.Enum):
     OPENING = "opening"  # the leader is asking the NAS

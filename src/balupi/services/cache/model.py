@@ -26,6 +26,7 @@ READ_MIN, READ_MAX = 64 * KiB, 1024 * KiB
 class NotCacheable(FileError):
     """A pin the cache cannot keep: the file is larger than it admits or than its room."""
 
+    code = "not_cacheable"
     status_code = 507
 
 

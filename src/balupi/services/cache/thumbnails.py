@@ -29,6 +29,7 @@ JPEG_QUALITY = 85
 
 
 class NotAnImage(FileError):
+    code = "not_an_image"
     status_code = 404
 
     def __init__(self, detail: str = "Not an image") -> None:

@@ -16,6 +16,7 @@ from balupi.errors import BaluPiError
 class EnergyError(BaluPiError):
     """Refused energy request; ``status_code`` and ``detail`` are what the API answers."""
 
+    code = "energy_error"
     status_code = 400
 
     def __init__(self, detail: str) -> None:
@@ -24,6 +25,7 @@ class EnergyError(BaluPiError):
 
 
 class DeviceNotFound(EnergyError):
+    code = "device_not_found"
     status_code = 404
 
     def __init__(self, device_id: int) -> None:
@@ -31,6 +33,7 @@ class DeviceNotFound(EnergyError):
 
 
 class TariffNotFound(EnergyError):
+    code = "tariff_not_found"
     status_code = 404
 
     def __init__(self, tariff_id: int) -> None:
@@ -38,12 +41,15 @@ class TariffNotFound(EnergyError):
 
 
 class TariffInvalid(EnergyError):
+    code = "tariff_invalid"
     status_code = 422
 
 
 class TariffConflict(EnergyError):
+    code = "tariff_conflict"
     status_code = 409
 
 
 class WindowInvalid(EnergyError):
+    code = "window_invalid"
     status_code = 422

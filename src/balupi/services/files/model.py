@@ -96,6 +96,7 @@ class EmptyPath(FileError):
     trailing-slash 307, which for an admin starts a recursive delete of the whole storage.
     """
 
+    code = "empty_path"
     status_code = 400
 
     def __init__(self, verb: str = "delete") -> None:
@@ -108,6 +109,7 @@ class EmptyPath(FileError):
 class FolderNameRequired(FileError):
     """BaluHost's own 400 for ``POST /api/files/folder`` without a name."""
 
+    code = "folder_name_required"
     status_code = 400
 
     def __init__(self) -> None:
@@ -117,6 +119,7 @@ class FolderNameRequired(FileError):
 class UnknownFileId(FileError):
     """A ``file_id`` the Pi cannot map to a path (or whose path now holds another file)."""
 
+    code = "unknown_file_id"
     status_code = 404
 
     def __init__(self) -> None:

@@ -64,6 +64,7 @@ log = get_logger(__name__)
 class SourceNotFound(FileError):
     """A rename or move of a file or folder the NAS does not have."""
 
+    code = "source_not_found"
     status_code = 404
 
     def __init__(self) -> None:

@@ -91,21 +91,31 @@ def sign_notice(secret: str, method: str, path: str, timestamp: str, body: objec
 class NoticeError(BaluPiError):
     """A lifecycle notice was not accepted."""
 
+    code = "notice_error"
+
 
 class NoticeRejected(NoticeError):
     """Unsigned, wrongly signed, stale or replayed (answered 401)."""
+
+    code = "notice_rejected"
 
 
 class NoticeTooLarge(NoticeError):
     """The body exceeds the limit (answered 413); it was not read further."""
 
+    code = "notice_too_large"
+
 
 class NoticeMalformed(NoticeError):
     """Signed, but no snapshot the Pi can keep: nested past ``MAX_NOTICE_DEPTH`` (answered 422)."""
 
+    code = "notice_malformed"
+
 
 class NoticesDisabled(NoticeError):
     """No ``NAS_HANDSHAKE_SECRET`` is configured, so nothing can be verified (answered 503)."""
+
+    code = "notices_disabled"
 
 
 # -- verification ----------------------------------------------------------------------------------

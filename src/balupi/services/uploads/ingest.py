@@ -61,6 +61,8 @@ SPACE_CHECK_BYTES = 8 * 1024 * 1024  # re-check free space this often while a bo
 class UploadQueueFull(BaluPiError):
     """Too much is waiting for the NAS (429; BaluDesk reads ``retry_after`` from the body)."""
 
+    code = "upload_queue_full"
+
     def __init__(self, retry_after: int = 60) -> None:
         super().__init__("Upload queue is full. Please try again later.")
         self.retry_after = retry_after

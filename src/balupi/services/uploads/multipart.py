@@ -21,6 +21,8 @@ MAX_HEADER_BYTES = 8 * 1024
 class MalformedUpload(BaluPiError):
     """The request body is not the multipart form BaluHost's upload route takes (422)."""
 
+    code = "malformed_upload"
+
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail

@@ -26,6 +26,8 @@ from balupi.services.uploads import nas_push
 class RuledOut(NasRejected):
     """The NAS's own state rules the change out for good (as a 409 would); ``detail`` says why."""
 
+    code = "ruled_out_offline"
+
     def __init__(self, detail: str) -> None:
         super().__init__(409, detail)
 

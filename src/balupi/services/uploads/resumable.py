@@ -41,6 +41,8 @@ DEFAULT_EXPIRY = timedelta(hours=24)
 class UploadSessionError(BaluPiError):
     """A resumable upload request that cannot be applied; ``status_code`` says how to answer."""
 
+    code = "upload_session_invalid"
+
     def __init__(self, status_code: int, detail: str) -> None:
         super().__init__(detail)
         self.status_code = status_code
