@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
+from balupi.sim.nas.server import NasEmulator
 from tests.processes import clean_environment, free_port, wait_healthy
-from tests.uploads.conftest import HOME_JWT_SECRET, HOME_USERS
+from tests.uploads.conftest import HOME_JWT_SECRET, asleep_home_nas
 
 ZYGOTE = Path(__file__).with_name("_serve_zygote.py")
 
@@ -25,14 +25,7 @@ ZYGOTE = Path(__file__).with_name("_serve_zygote.py")
 @pytest.fixture(name="nas")
 async def asleep_nas(tmp_path: Path) -> AsyncIterator[NasEmulator]:
     """One NAS emulator for a whole test, asleep at first; only BaluPi is ever killed."""
-    config = NasEmulatorConfig(
-        storage=tmp_path / "nas",
-        users=HOME_USERS,
-        jwt_secret=HOME_JWT_SECRET,
-        boot_seconds=0.1,
-        start_asleep=True,
-    )
-    async with NasEmulator(config) as emulator:
+    async with NasEmulator(asleep_home_nas(tmp_path / "nas", boot_seconds=0.1)) as emulator:
         yield emulator
 
 

@@ -52,6 +52,17 @@ HOME_USERS = (
 )
 
 
+def asleep_home_nas(storage: Path, boot_seconds: float) -> NasEmulatorConfig:
+    """The home's NAS (admin, alice, bob), asleep until a magic packet wakes it."""
+    return NasEmulatorConfig(
+        storage=storage,
+        users=HOME_USERS,
+        jwt_secret=HOME_JWT_SECRET,
+        boot_seconds=boot_seconds,
+        start_asleep=True,
+    )
+
+
 @dataclass
 class Home:
     """A NAS emulator (admin, alice, bob) and a real BaluPi in front of it."""
@@ -96,13 +107,7 @@ class Home:
 @pytest.fixture
 async def home(tmp_path: Path, settings: Settings) -> AsyncIterator[Home]:
     """The NAS starts asleep; the Pi has noticed that when the fixture hands over."""
-    config = NasEmulatorConfig(
-        storage=tmp_path / "nas",
-        users=HOME_USERS,
-        jwt_secret=HOME_JWT_SECRET,
-        boot_seconds=0.3,
-        start_asleep=True,
-    )
+    config = asleep_home_nas(tmp_path / "nas", boot_seconds=0.3)
     async with NasEmulator(config) as nas:
         pi_settings = settings.model_copy(
             update={
