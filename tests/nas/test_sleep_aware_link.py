@@ -16,11 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from balupi.app import create_app
 from balupi.clock import SystemClock
 from balupi.config import Settings
 from balupi.db.models import NasState, User
@@ -34,6 +31,7 @@ from balupi.services.nas.probe import SleepProbe
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from balupi.sim.nas.sleep import SleepConfig, SleepConfigUpdate
 from balupi.sim.nas.users import DEFAULT_JWT_SECRET
+from tests.in_process import pi_in_front_of
 from tests.waiting import eventually
 
 SCALE = 60.0  # emulated seconds per real second
@@ -154,22 +152,14 @@ class Home:
 async def home(tmp_path: Path, settings: Settings) -> AsyncIterator[Home]:
     """BaluPi in front of the emulator, with the NAS's signing key, probing every 0.25 s; the
     NAS's auto-idle is off until the test turns it on."""
-    async with NasEmulator(nas_config(tmp_path, SleepConfig())) as nas:
-        pi_settings = settings.model_copy(
-            update={
-                "data_dir": tmp_path / "pi",
-                "nas_url": nas.api_url,
-                "nas_jwt_secret": SecretStr(DEFAULT_JWT_SECRET),
-                "nas_probe_seconds": PROBE_SECONDS,
-            }
-        )
-        app: FastAPI = create_app(pi_settings)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://balupi.test", timeout=10
-            ) as pi:
-                yield Home(nas, app.state.services, pi)
+    async with (
+        NasEmulator(nas_config(tmp_path, SleepConfig())) as nas,
+        pi_in_front_of(nas, settings, tmp_path / "pi", nas_probe_seconds=PROBE_SECONDS) as (
+            services,
+            pi,
+        ),
+    ):
+        yield Home(nas, services, pi)
 
 
 async def test_a_pass_through_call_wakes_a_soft_sleeping_nas_on_purpose_and_is_answered(

@@ -16,11 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import select
 
-from balupi.app import create_app
 from balupi.config import ConfigError, Settings, load_settings
 from balupi.db.models import NasState, QueueStatus, UploadQueueEntry
 from balupi.errors import NasRejected, NasUnreachable
@@ -30,7 +27,7 @@ from balupi.services.uploads.worker import met_a_sleeping_nas
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from balupi.sim.nas.sleep import SleepConfig, SleepTrigger
 from balupi.sim.nas.tokens import mint_access_token
-from balupi.sim.nas.users import DEFAULT_JWT_SECRET
+from tests.in_process import pi_in_front_of
 from tests.waiting import eventually
 
 
@@ -125,25 +122,20 @@ def sleepy_home(max_wait: str) -> Callable[..., AsyncIterator[SleepyHome]]:
     @pytest.fixture
     async def fixture(tmp_path: Path, settings: Settings) -> AsyncIterator[SleepyHome]:
         config = NasEmulatorConfig(storage=tmp_path / "nas", boot_seconds=0.0, sleep=SleepConfig())
-        async with NasEmulator(config) as nas:
-            pi_settings = settings.model_copy(
-                update={
-                    "data_dir": tmp_path / "pi",
-                    "nas_url": nas.api_url,
-                    "nas_jwt_secret": SecretStr(DEFAULT_JWT_SECRET),
-                    "nas_probe_seconds": PROBE_SECONDS,
-                    "sync_max_wait": Settings(sync_max_wait=max_wait).sync_max_wait,
-                }
-            )
-            app: FastAPI = create_app(pi_settings)
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(
-                    transport=transport, base_url="http://balupi.test", timeout=10
-                ) as pi:
-                    home = SleepyHome(nas, app.state.services, pi)
-                    await eventually(lambda: home.services.nas_link.state is NasState.ONLINE)
-                    yield home
+        wait = Settings(sync_max_wait=max_wait).sync_max_wait
+        async with (
+            NasEmulator(config) as nas,
+            pi_in_front_of(
+                nas,
+                settings,
+                tmp_path / "pi",
+                nas_probe_seconds=PROBE_SECONDS,
+                sync_max_wait=wait,
+            ) as (services, pi),
+        ):
+            home = SleepyHome(nas, services, pi)
+            await eventually(lambda: home.services.nas_link.state is NasState.ONLINE)
+            yield home
 
     return fixture
 
