@@ -29,10 +29,9 @@ from balupi.server import running_server
 from balupi.services.auth import verifier
 from balupi.services.auth.verifier import ScryptParams
 from balupi.services.container import Services
-from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
+from balupi.sim.nas.server import NasEmulator
 from balupi.sim.nas.sleep import SleepConfig, SleepTrigger
-from balupi.sim.nas.state import NasState
-from tests.files.conftest import NAS_SECRET, PASSWORDS, STANDBY_WATTS, USERS, FilesHome, _seed
+from tests.files.conftest import NAS_SECRET, PASSWORDS, STANDBY_WATTS, FilesHome, _seed, clocked_nas
 
 POLL_SECONDS = 10
 # Windows shorter than the defaults, so a few minutes of polling cross each of them more than
@@ -118,22 +117,10 @@ async def household(tmp_path: Path, settings: Settings) -> AsyncIterator[Househo
     """The NAS (auto-idle on, BaluHost's 15-minute timeout, timers run by the test) with files,
     BaluPi in front, the four clients logged in and each folder listed once."""
     clock = ManualClock(datetime.now(UTC))
-    state = NasState(
-        tmp_path / "nas",
-        NAS_SECRET,
-        clock=lambda: clock.now().timestamp(),
-        login_rate_limit=None,
-        refresh_rate_limit=None,
-    )
-    config = NasEmulatorConfig(
-        storage=tmp_path / "nas",
-        jwt_secret=NAS_SECRET,
-        users=USERS,
-        boot_seconds=0.0,
-        sleep=SleepConfig(auto_idle_enabled=True, idle_timeout_minutes=15),
-        sleep_tick_seconds=None,
-    )
-    async with NasEmulator(config, state=state) as nas:
+    sleep = SleepConfig(auto_idle_enabled=True, idle_timeout_minutes=15)
+    async with clocked_nas(
+        tmp_path / "nas", clock, boot_seconds=0.0, sleep=sleep, sleep_tick_seconds=None
+    ) as nas:
         pi_settings = settings.model_copy(
             update={
                 "data_dir": tmp_path / "pi",

@@ -45,6 +45,20 @@ USERS = (
 FAST_LINK = LinkTiming(waking_interval=0.05, first_retry=0.05, max_retry=0.1)
 
 
+def clocked_nas(storage: Path, clock: ManualClock, **options: Any) -> NasEmulator:
+    """The NAS emulator with ``USERS`` on the test's ``clock``, without login rate limits (the
+    tests log in often); ``options`` go to its config (boot time, sleep settings)."""
+    state = NasState(
+        storage,
+        NAS_SECRET,
+        clock=lambda: clock.now().timestamp(),
+        login_rate_limit=None,
+        refresh_rate_limit=None,
+    )
+    config = NasEmulatorConfig(storage=storage, jwt_secret=NAS_SECRET, users=USERS, **options)
+    return NasEmulator(config, state=state)
+
+
 @dataclass
 class FilesHome:
     clock: ManualClock
@@ -145,26 +159,13 @@ def make_home(tmp_path: Path, settings: Settings) -> HomeFactory:
         *, boot_seconds: float = 0.0, wake_wait_seconds: float = 5.0
     ) -> AsyncIterator[FilesHome]:
         clock = ManualClock(datetime.now(UTC))
-        nas_state = NasState(
-            tmp_path / "nas",
-            NAS_SECRET,
-            clock=lambda: clock.now().timestamp(),
-            login_rate_limit=None,
-            refresh_rate_limit=None,
-        )
-        config = NasEmulatorConfig(
-            storage=tmp_path / "nas",
-            jwt_secret=NAS_SECRET,
-            users=USERS,
-            boot_seconds=boot_seconds,
-        )
-        async with NasEmulator(config, state=nas_state) as nas:
+        async with clocked_nas(tmp_path / "nas", clock, boot_seconds=boot_seconds) as nas:
             pi_settings = settings.model_copy(
                 update={
                     "data_dir": tmp_path / "pi",
                     "nas_url": nas.api_url,
                     "nas_jwt_secret": SecretStr(NAS_SECRET),
-                    "nas_mac": config.mac,
+                    "nas_mac": nas.config.mac,
                     "wol_broadcast": "127.0.0.1",
                     "wol_port": nas.wol_port,
                     "wake_wait_seconds": wake_wait_seconds,

@@ -25,23 +25,12 @@ from balupi.clock import ManualClock
 from balupi.config import Settings
 from balupi.server import running_server
 from balupi.services.container import Services
-from balupi.services.nas.link import LinkTiming
 from balupi.sim.measure import free_port
-from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
-from balupi.sim.nas.state import NasState
-from balupi.sim.nas.users import UserSpec
+from balupi.sim.nas.server import NasEmulator
+from tests.files.conftest import FAST_LINK, NAS_SECRET, PASSWORDS, STANDBY_WATTS, clocked_nas
 
 _T = TypeVar("_T")
 
-NAS_SECRET = "emulated-baluhost-secret-key-for-the-standing-suite"
-PASSWORDS = {"admin": "admin-password", "alice": "alice-password", "bob": "bob-password"}
-USERS = (
-    UserSpec("admin", PASSWORDS["admin"], "admin"),
-    UserSpec("alice", PASSWORDS["alice"], "user"),
-    UserSpec("bob", PASSWORDS["bob"], "user"),
-)
-STANDBY_WATTS = 5.0  # the NAS plug's draw while the NAS is suspended
-FAST_LINK = LinkTiming(waking_interval=0.05, first_retry=0.05, max_retry=0.1)
 SETUP_TIMEOUT_S = 30.0
 
 # What the fuzz suite ran, for the closing figures: filled by test_fuzz.py, printed at the end.
@@ -124,22 +113,12 @@ def standing_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Standing
 
     async def start() -> StandingHome:
         clock = ManualClock(datetime.now(UTC))
-        nas_state = NasState(
-            root / "nas",
-            NAS_SECRET,
-            clock=lambda: clock.now().timestamp(),
-            login_rate_limit=None,
-            refresh_rate_limit=None,
-        )
-        config = NasEmulatorConfig(
-            storage=root / "nas", jwt_secret=NAS_SECRET, users=USERS, boot_seconds=0.0
-        )
-        nas = await stack.enter_async_context(NasEmulator(config, state=nas_state))
+        nas = await stack.enter_async_context(clocked_nas(root / "nas", clock, boot_seconds=0.0))
         settings = Settings(
             data_dir=root / "pi",
             nas_url=nas.api_url,
             nas_jwt_secret=SecretStr(NAS_SECRET),
-            nas_mac=config.mac,
+            nas_mac=nas.config.mac,
             wol_broadcast="127.0.0.1",
             wol_port=free_port(),
             wake_wait_seconds=0.2,
