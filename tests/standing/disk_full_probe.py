@@ -22,8 +22,7 @@ from balupi.app import create_app
 from balupi.config import Settings
 from balupi.services.container import Services
 from balupi.sim.measure import free_port
-from tests.conftest import TEST_NAS_JWT_SECRET
-from tests.conftest import plain_tracebacks
+from tests.conftest import TEST_NAS_JWT_SECRET, plain_tracebacks
 
 STANDBY_WATTS = 5.0  # the NAS plug's draw while the NAS is suspended
 WRITES = (
