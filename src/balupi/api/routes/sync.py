@@ -36,6 +36,7 @@ from balupi.services.uploads.conflicts import (
     list_conflicts,
     resolve_conflict,
 )
+from balupi.services.uploads.folder_report import FolderReport
 from balupi.services.uploads.sync_status import sync_status
 
 router = APIRouter(tags=["sync"])
@@ -45,18 +46,6 @@ T = TypeVar("T")
 class DesktopRegistration(BaseModel):
     device_id: str
     device_name: str | None = None
-
-
-class ReportedFolder(BaseModel):
-    remote_path: str
-    sync_direction: str = "bidirectional"
-
-
-class FolderReport(BaseModel):
-    device_id: str
-    device_name: str | None = None
-    platform: str | None = None
-    folders: list[ReportedFolder] = []
 
 
 _REGISTRATION = TypeAdapter(DesktopRegistration)

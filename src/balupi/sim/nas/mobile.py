@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
+from balupi.services.uploads.folder_report import FolderReport
 from balupi.sim.nas.deps import CurrentUser, State
 from balupi.sim.nas.timestamps import iso_z
 
@@ -70,18 +71,6 @@ def update_folder(
         if body.status == "idle":
             folder["last_sync"] = iso_z(state.clock())
         return dict(folder)
-
-
-class ReportedFolder(BaseModel):
-    remote_path: str
-    sync_direction: str = "bidirectional"
-
-
-class FolderReport(BaseModel):
-    device_id: str
-    device_name: str | None = None
-    platform: str | None = None
-    folders: list[ReportedFolder] = []
 
 
 @router.post("/sync/report-folders")
