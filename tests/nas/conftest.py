@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.db.engine import create_engine, create_sessionmaker
 from balupi.db.migrate import upgrade_to_head
+from balupi.db.models import NasState
+from balupi.services.container import Services
 
 
 @pytest.fixture
@@ -44,3 +46,16 @@ class FakeNas:
 @pytest.fixture
 def fake_nas() -> FakeNas:
     return FakeNas()
+
+
+async def link_reaches(services: Services, state: NasState, timeout: float) -> None:
+    """Wait (bounded) until the NAS link reaches ``state``, woken by its transition listener."""
+    changed = asyncio.Event()
+    remove = services.nas_link.add_listener(lambda old, new: changed.set())
+    try:
+        async with asyncio.timeout(timeout):
+            while services.nas_link.state is not state:
+                await changed.wait()
+                changed.clear()
+    finally:
+        remove()

@@ -43,6 +43,7 @@ from balupi.services.nas.discovery import (
 )
 from balupi.services.nas.history import TransitionRecord
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
+from tests.nas.conftest import link_reaches
 
 DEADLINE = 15.0
 LOOPBACK = ["127.0.0.1"]
@@ -342,18 +343,6 @@ def test_without_usable_sockets_the_pi_runs_on_without_mdns() -> None:
     run_isolated(scenario)
 
 
-async def _wait_for_state(services: Services, state: NasState) -> None:
-    changed = asyncio.Event()
-    remove = services.nas_link.add_listener(lambda old, new: changed.set())
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while services.nas_link.state is not state:
-                await changed.wait()
-                changed.clear()
-    finally:
-        remove()
-
-
 def test_balupi_wakes_its_link_on_an_announcement_and_advertises_itself(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -376,13 +365,13 @@ def test_balupi_wakes_its_link_on_an_announcement_and_advertises_itself(
             async with app.router.lifespan_context(app), AsyncZeroconf(interfaces=LOOPBACK) as lan:
                 services: Services = app.state.services
                 assert services.mdns is not None
-                await _wait_for_state(services, NasState.SLEEPING)  # no answer: asleep
+                await link_reaches(services, NasState.SLEEPING, DEADLINE)  # no answer: asleep
 
                 await nas.wake()  # the Pi does not poll a sleeping NAS; mDNS tells it
                 port = int(nas.api_url.rsplit(":", 1)[1])
                 announced = _baluhost_info("BaluHost on baluhost", "127.0.0.1", port, "b.local.")
                 await (await lan.async_register_service(announced))
-                await _wait_for_state(services, NasState.ONLINE)
+                await link_reaches(services, NasState.ONLINE, DEADLINE)
                 evidence = [t.evidence for t in await _transitions(services)]
                 assert f"mdns: BaluHost on baluhost at {nas.api_url}" in evidence
 
@@ -391,7 +380,7 @@ def test_balupi_wakes_its_link_on_an_announcement_and_advertises_itself(
                 assert found.parsed_addresses() == ["127.0.0.1"]
 
                 await (await lan.async_unregister_service(announced))
-                await _wait_for_state(services, NasState.SHUTTING_DOWN)
+                await link_reaches(services, NasState.SHUTTING_DOWN, DEADLINE)
                 assert services.nas_link.snapshot.evidence == "mdns: BaluHost on baluhost withdrawn"
 
     run_isolated(scenario)

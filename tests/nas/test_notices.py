@@ -43,6 +43,7 @@ from balupi.services.nas.notices import (
     sign_notice,
 )
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
+from tests.nas.conftest import link_reaches
 
 SECRET = "notice-secret-0123456789abcdef-0123456789"
 FIXTURE = Path(__file__).resolve().parents[3] / "shared/fixtures/handshake/baluhost-notices.json"
@@ -345,19 +346,6 @@ def _headers(timestamp: str, signature: str) -> dict[str, str]:
     }
 
 
-async def _wait_for_state(services: Services, state: NasState) -> None:
-    """Wait (bounded) until the link reaches ``state``, woken by its transition listener."""
-    changed = asyncio.Event()
-    remove = services.nas_link.add_listener(lambda old, new: changed.set())
-    try:
-        async with asyncio.timeout(DEADLINE):
-            while services.nas_link.state is not state:
-                await changed.wait()
-                changed.clear()
-    finally:
-        remove()
-
-
 class RecordingTransport(httpx.AsyncBaseTransport):
     """The emulator's notices pass through here on their way to the Pi, and are kept.
 
@@ -396,7 +384,7 @@ async def test_the_emulated_nas_moves_the_pi_state_with_its_notices(
             wol_port=None,
         )
         async with NasEmulator(config, notice_transport=recorder) as nas:
-            await _wait_for_state(services, NasState.ONLINE)  # its start-up notice
+            await link_reaches(services, NasState.ONLINE, DEADLINE)  # its start-up notice
             assert services.nas_link.snapshot.evidence.startswith("lifecycle notice: coming")
 
             await nas.shutdown()  # returns once the Pi has answered the going-offline notice
@@ -411,7 +399,7 @@ async def test_the_emulated_nas_moves_the_pi_state_with_its_notices(
 
             async with asyncio.timeout(DEADLINE):
                 await nas.wake()  # a cold boot: the backend starts and says so
-            await _wait_for_state(services, NasState.ONLINE)
+            await link_reaches(services, NasState.ONLINE, DEADLINE)
         assert services.nas_link.state is NasState.SHUTTING_DOWN  # leaving = graceful stop
 
         # The captured shutdown notice, sent again as it was: a replay.
