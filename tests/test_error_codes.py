@@ -11,11 +11,13 @@ import importlib
 import pkgutil
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 import balupi
+from balupi.api.errors import HTTP_CODES, INVALID_INPUT
 from balupi.errors import BaluPiError
 
 # The codes the dashboard translates (web/src/i18n.ts, ``apiError.code.<code>``): never rename one.
@@ -146,3 +148,11 @@ async def test_baluhost_compatible_routes_keep_a_detail_only_body(
     answer = await client.request(method, path, headers=headers, content=b"{")
     assert answer.status_code == status, answer.text
     assert set(answer.json()) == {"detail"}
+
+
+def test_the_dashboard_has_a_sentence_for_every_code_it_can_show() -> None:
+    i18n = (Path(__file__).parent.parent / "web" / "src" / "i18n.ts").read_text(encoding="utf-8")
+    shown = {*PINNED.values(), INVALID_INPUT, *HTTP_CODES.values()} - {"method_not_allowed"}
+    # once in English, once in German (the German table must hold every English key)
+    missing = sorted(code for code in shown if i18n.count(f"'apiError.code.{code}':") != 2)
+    assert missing == []

@@ -10,31 +10,61 @@ import { lang, t, type Key } from './i18n';
 
 type Params = Record<string, string>;
 type Rule = [RegExp, Key, (match: RegExpMatchArray) => Params];
+/** A rule that refines an error code's sentence with what only the detail names (a host, a
+ *  tariff); the code it belongs to comes first. */
+type ErrorRule = [string, ...Rule];
 
 const none = () => ({});
 
-const ERRORS: Rule[] = [
-  [/^No device called (.+) was found on the network/, 'apiError.plugNotFound', (m) => ({ host: m[1] })],
-  [/^The plug at (.+?) did not answer/i, 'apiError.plugNoAnswer', (m) => ({ address: m[1] })],
-  [/^the plug at (.+) refused the Tapo credentials/i, 'apiError.plugAuth', (m) => ({ address: m[1] })],
-  [/^Not a plug address/, 'apiError.plugAddress', none],
-  [/^Looking for plugs on (.+) failed/, 'apiError.discovery', none],
-  [/^plug \d+ \((.+)\) is already the NAS plug/, 'apiError.nasPlugTaken', (m) => ({ name: m[1] })],
-  [/^the NAS is (\w+): switching its plug off/, 'apiError.nasPlugRunning', none],
-  [/^The price has more than 6 decimal places/, 'apiError.tariffPriceDigits', none],
-  [/^The price per kWh must lie between 0 and (\d+)/, 'apiError.tariffPriceRange', (m) => ({ max: m[1] })],
-  [/^Give the tariff a name/, 'apiError.tariffName', none],
-  [/^The currency must be/, 'apiError.tariffCurrency', none],
+const ERRORS: ErrorRule[] = [
   [
+    'plug_unavailable',
+    /^No device called (.+) was found on the network/,
+    'apiError.plugNotFound',
+    (m) => ({ host: m[1] }),
+  ],
+  [
+    'plug_unavailable',
+    /^The plug at (.+?) did not answer/i,
+    'apiError.plugNoAnswer',
+    (m) => ({ address: m[1] }),
+  ],
+  ['plug_unavailable', /^Looking for plugs on (.+) failed/, 'apiError.discovery', none],
+  [
+    'plug_auth_failed',
+    /^the plug at (.+) refused the Tapo credentials/i,
+    'apiError.plugAuth',
+    (m) => ({ address: m[1] }),
+  ],
+  ['plug_address_invalid', /^Not a plug address/, 'apiError.plugAddress', none],
+  [
+    'plug_refused',
+    /^plug \d+ \((.+)\) is already the NAS plug/,
+    'apiError.nasPlugTaken',
+    (m) => ({ name: m[1] }),
+  ],
+  ['plug_refused', /^the NAS is (\w+): switching its plug off/, 'apiError.nasPlugRunning', none],
+  ['tariff_invalid', /^The price has more than 6 decimal places/, 'apiError.tariffPriceDigits', none],
+  [
+    'tariff_invalid',
+    /^The price per kWh must lie between 0 and (\d+)/,
+    'apiError.tariffPriceRange',
+    (m) => ({ max: m[1] }),
+  ],
+  ['tariff_invalid', /^Give the tariff a name/, 'apiError.tariffName', none],
+  ['tariff_invalid', /^The currency must be/, 'apiError.tariffCurrency', none],
+  ['tariff_invalid', /^The end date must come after the start date/, 'apiError.tariffDates', none],
+  ['tariff_invalid', /^Give both a start and an end time/, 'apiError.tariffBothTimes', none],
+  ['tariff_invalid', /^Give the hours in whole minutes/, 'apiError.tariffMinutes', none],
+  ['tariff_invalid', /^The hours must not start and end at the same time/, 'apiError.tariffSameTime', none],
+  [
+    'tariff_conflict',
     /^All tariffs must use one currency; the others use (\w+)/,
     'apiError.tariffOneCurrency',
     (m) => ({ currency: m[1] }),
   ],
-  [/^The end date must come after the start date/, 'apiError.tariffDates', none],
-  [/^Give both a start and an end time/, 'apiError.tariffBothTimes', none],
-  [/^Give the hours in whole minutes/, 'apiError.tariffMinutes', none],
-  [/^The hours must not start and end at the same time/, 'apiError.tariffSameTime', none],
   [
+    'tariff_conflict',
     /^This tariff overlaps “(.+)” \(from ([\d-]+)(?: until ([\d-]+))?\)/,
     'apiError.tariffOverlap',
     (m) => ({
@@ -45,14 +75,22 @@ const ERRORS: Rule[] = [
   ],
 ];
 
-/** A sentence for an API refusal, in the reader's language; null when none is known. */
+/** A sentence for an API refusal, in the reader's language; null when none is known.
+ *
+ *  By `code` first: a rule of that code that fills in what the detail names, else the code's own
+ *  sentence (`apiError.code.<code>`). Only an answer without a code (a BaluHost-compatible route,
+ *  a plug's stored last error) is matched by its English text alone. */
 export function translatedError(detail: string, code?: string): string | null {
   if (code) {
+    for (const [ruleCode, pattern, key, params] of ERRORS) {
+      const match = ruleCode === code ? detail.match(pattern) : null;
+      if (match) return t(key, params(match));
+    }
     const key = `apiError.code.${code}` as Key;
     const text = t(key);
-    if (text !== key) return text;
+    return text === key ? null : text;
   }
-  for (const [pattern, key, params] of ERRORS) {
+  for (const [, pattern, key, params] of ERRORS) {
     const match = detail.match(pattern);
     if (match) return t(key, params(match));
   }
