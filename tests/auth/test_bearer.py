@@ -56,7 +56,10 @@ async def test_api_keys_are_checked_by_the_nas_and_remembered_while_it_sleeps(
     assert awake.status_code == 200
     assert awake.json()["username"] == "maria"
     assert bad_awake.status_code == bad_asleep.status_code == 401
-    assert bad_asleep.json() == {"detail": "Invalid API key"}
+    assert bad_asleep.json() == {
+        "detail": "Invalid API key",
+        "code": "not_authenticated",
+    }  # a Pi-only route
     assert asleep.status_code == 200
     assert sent == 0
     assert stale.status_code == 503
@@ -75,7 +78,10 @@ async def test_protected_routes_say_401_only_for_invalid_tokens(make_home: HomeF
         )
 
     assert missing.status_code == 401
-    assert missing.json() == {"detail": "No authentication token provided"}
+    assert missing.json() == {
+        "detail": "No authentication token provided",
+        "code": "not_authenticated",
+    }
     assert missing.headers["WWW-Authenticate"] == "Bearer"
     # Valid or not, nobody can tell while the NAS sleeps: a 401 would start a refresh cycle.
     assert undecidable.status_code == wol.status_code == 503

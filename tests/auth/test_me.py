@@ -143,4 +143,7 @@ async def test_a_token_the_nas_rejected_stays_rejected_across_a_restart(
     assert first.json() == {"detail": "User account is inactive"}
     assert asleep == 401
     assert after_restart.status_code == 401
-    assert after_restart.json() == {"detail": "User account is inactive"}
+    assert after_restart.json() == {
+        "detail": "User account is inactive",
+        "code": "not_authenticated",
+    }

@@ -193,7 +193,7 @@ async def test_a_parked_upload_is_retried_or_discarded_by_its_owner_or_an_admin(
         )
     assert (by_alice.status_code, by_alice.json()) == (
         404,
-        {"detail": "No refused change with that id"},
+        {"detail": "No refused change with that id", "code": "not_found"},
     )
     assert retried.status_code == 200
     assert again.status_code == 404  # no longer parked
