@@ -193,3 +193,18 @@ async def test_optional_requests_do_not_wake_a_nas_that_fell_asleep_unseen(
     assert household.sleep_state() == "soft_sleep"
     assert max(per_minute) <= 1, per_minute
     assert gate.sent["background"] - background_before == sum(per_minute) >= 2
+
+
+async def test_an_awake_nas_falls_asleep_behind_four_polling_clients(
+    household: Household,
+) -> None:
+    """BaluHost's own rule (15 idle minutes at most 5 requests a minute) sends it to soft sleep
+    while the clients go on polling BaluPi; with them talking to it directly it never would."""
+    assert household.sleep_state() == "awake"
+
+    await household.poll_minutes(10)
+    household.tokens.clear()  # their 15-minute tokens run out: each client logs in again
+    await household.login_all()
+    await household.poll_minutes(7)
+
+    assert household.sleep_state() == "soft_sleep"
