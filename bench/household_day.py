@@ -64,7 +64,7 @@ from typing import Any
 import httpx
 
 from balupi.config import Settings
-from balupi.sim.measure import _EMULATOR_BANNER, _child
+from balupi.sim.measure import EMULATOR_BANNER, run_child
 from balupi.sim.nas.power import DRAW_WATTS, PowerState
 from balupi.sim.nas.users import DEFAULT_MAC
 from cache_common import ADMIN, balupi_serve
@@ -179,7 +179,7 @@ class Nas:
 @contextlib.contextmanager
 def nas_process(storage: Path, scale: float) -> Iterator[Nas]:
     arguments = [__file__, "--nas-child", f"--storage={storage}", f"--scale={scale}"]
-    with _child(arguments, _EMULATOR_BANNER, 30.0) as (_, found):
+    with run_child(arguments, EMULATOR_BANNER, 30.0) as (_, found):
         yield Nas(found["api"], found["control"], int(found["wol"]), storage)
 
 

@@ -48,7 +48,7 @@ from starlette.routing import Route
 
 from balupi.server import running_server
 
-_EMULATOR_BANNER = re.compile(
+EMULATOR_BANNER = re.compile(
     r"API (?P<api>\S+)\s+control (?P<control>\S+)\s+WoL udp://[^:\s]+:(?P<wol>\d+)"
 )
 _BULK_BANNER = re.compile(r"Bulk NAS: (?P<url>\S+)")
@@ -79,7 +79,7 @@ def nas_emulator_process(
     does not print its banner in time.
     """
     command = ["-m", "balupi", "sim", "nas", "--port=0", "--control-port=0", "--wol-port=0"]
-    with _child([*command, f"--storage={storage}", *flags], _EMULATOR_BANNER, start_timeout) as (
+    with run_child([*command, f"--storage={storage}", *flags], EMULATOR_BANNER, start_timeout) as (
         pid,
         found,
     ):
@@ -89,7 +89,7 @@ def nas_emulator_process(
 @contextlib.contextmanager
 def bulk_nas_process(start_timeout: float = 30.0) -> Iterator[BulkNasProcess]:
     """Run the bulk-body NAS stand-in on a free loopback port until the block ends."""
-    with _child(["-m", "balupi.sim.measure"], _BULK_BANNER, start_timeout) as (pid, found):
+    with run_child(["-m", "balupi.sim.measure"], _BULK_BANNER, start_timeout) as (pid, found):
         yield BulkNasProcess(pid, found["url"])
 
 
@@ -165,7 +165,7 @@ def _stop(child: subprocess.Popen[str]) -> None:
 
 
 @contextlib.contextmanager
-def _child(
+def run_child(
     arguments: Sequence[str], banner: re.Pattern[str], timeout: float
 ) -> Iterator[tuple[int, re.Match[str]]]:
     """``python <arguments>`` until the block ends (SIGTERM: a graceful stop); its banner."""
