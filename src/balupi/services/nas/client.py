@@ -58,10 +58,6 @@ class NasClient:
     def base_url(self) -> str:
         return str(self._client.base_url).rstrip("/")
 
-    def rebase(self, base_url: str) -> None:
-        """Point at a new address (the NAS moved, as mDNS told us); pooled connections drop."""
-        self._client.base_url = httpx.URL(base_url)
-
     async def __aenter__(self) -> Self:
         return self
 

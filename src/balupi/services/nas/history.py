@@ -82,12 +82,6 @@ class LinkHistory:
             if server is not None:
                 server.last_seen_at = at
 
-    async def update_base_url(self, base_url: str) -> None:
-        async with self._sessions.begin() as session:
-            server = await session.get(Server, self._require_server())
-            if server is not None:
-                server.base_url = base_url
-
     async def transitions_since(self, since: datetime) -> list[TransitionRecord]:
         """Transitions at or after ``since``, oldest first, plus the one in force at ``since``."""
         server_id = self._require_server()
