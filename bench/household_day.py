@@ -142,7 +142,7 @@ async def _serve_nas(storage: Path, scale: float) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with NasEmulator(config) as nas:
-        nas.power._activity = _RecentRequests(nas.nas)  # see the class
+        nas.power.activity = _RecentRequests(nas.nas)  # see the class
         print(
             f"Household NAS: API {nas.api_url}  control {nas.control_url}  "
             f"WoL udp://127.0.0.1:{nas.wol_port}  MAC {config.mac}",

@@ -95,7 +95,7 @@ class PowerModel:
         dozing: Callable[[], bool] | None = None,
     ) -> None:
         self._clock = clock
-        self._activity = activity
+        self.activity = activity  # what busy is read off; a bench may put its own in
         self._dozing = dozing
         self._busy_seconds = busy_seconds
         self._lock = threading.Lock()
@@ -134,11 +134,11 @@ class PowerModel:
         return PowerReading(state, self._since, DRAW_WATTS[state], self._off_reason)
 
     def _is_busy(self) -> bool:
-        if self._activity is None:
+        if self.activity is None:
             return False
-        if self._activity.requests_in_flight > 0:
+        if self.activity.requests_in_flight > 0:
             return True
-        last = self._activity.last_request_at
+        last = self.activity.last_request_at
         # Work done before the machine last came up (e.g. before a suspend) does not count.
         return (
             last is not None and last >= self._since and self._clock() - last < self._busy_seconds
