@@ -5,7 +5,8 @@ array) and ends every run with ``PUT /api/mobile/sync/folders/{folder_id}`` ``{s
 which moves ``last_sync`` forward (docs/compat/clients.md §1.5, §6.1 Tier 2). While the NAS is awake
 both go to it and the Pi keeps a copy; while it sleeps the Pi answers from the copy, applies the
 update itself (``last_sync`` = now) and forwards it once the NAS is back, as the user who made it.
-The copy lives in one JSON file, replaced atomically.
+The copy lives in one JSON file, replaced atomically; this class alone writes it, so it is read
+once and kept in memory.
 
 A device belongs to one user on the NAS (BaluHost's ``MobileDevice.user_id``), who alone should
 see its configs; BaluHost's own security review names the missing check on these routes (a 404
@@ -43,16 +44,23 @@ class MobileFolders:
         self._path = path
         self._clock = clock
         self._lock = asyncio.Lock()
+        self._data: dict[str, Any] | None = None  # the file's content, once read
 
     async def _load(self) -> dict[str, Any]:
-        data: dict[str, Any] = await read_json(self._path, {})
-        data.setdefault("devices", {})
-        data.setdefault("owners", {})
-        data.setdefault("pending", [])
-        return data
+        if self._data is None:
+            data: dict[str, Any] = await read_json(self._path, {})
+            data.setdefault("devices", {})
+            data.setdefault("owners", {})
+            data.setdefault("pending", [])
+            self._data = data
+        return self._data
 
     async def _save(self, data: dict[str, Any]) -> None:
-        await write_json(self._path, data)
+        try:
+            await write_json(self._path, data)
+        except BaseException:
+            self._data = None  # not written: the file, read again, is the copy
+            raise
 
     async def remember(
         self, device_id: str, folders: list[Folder] | None, *, owner: str | None
@@ -82,7 +90,7 @@ class MobileFolders:
         data = await self._load()
         if device_id not in data["devices"] or not self._visible(data, device_id, scope):
             return None
-        folders: list[Folder] = data["devices"][device_id]
+        folders: list[Folder] = list(data["devices"][device_id])
         return folders
 
     async def update_offline(
@@ -132,7 +140,7 @@ class MobileFolders:
 
     async def pending(self) -> list[dict[str, Any]]:
         data = await self._load()
-        pending: list[dict[str, Any]] = data["pending"]
+        pending: list[dict[str, Any]] = list(data["pending"])
         return pending
 
     async def forwarded(self, count: int) -> None:
