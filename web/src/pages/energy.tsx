@@ -54,10 +54,17 @@ export function Energy() {
   const devices = costs.data?.devices ?? [];
   const nas = devices.find((d) => d.role === 'nas');
   const summary = useData(() => api<Summary>('/api/energy/summary'), []);
-  const today = useData(() => api<Costs>('/api/energy/costs', { query: { period: 'day' } }), []);
+  // The live tiles' "today": on the Day tab the costs above are that very answer; asked apart only
+  // on the other tabs.
+  const onDay = range === 'day';
+  const today = useData(
+    () =>
+      onDay ? Promise.resolve(undefined) : api<Costs>('/api/energy/costs', { query: { period: 'day' } }),
+    [onDay],
+  );
   return (
     <div class="grid two">
-      <LivePower today={range === 'day' && costs.data ? costs.data : today.data} />
+      <LivePower today={onDay ? costs.data : today.data} />
       <HistoryCard
         range={range}
         setRange={setRange}
