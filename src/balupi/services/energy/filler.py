@@ -57,12 +57,14 @@ from balupi.services.energy.store import (
     set_watermarks,
 )
 from balupi.services.energy.tariffs import TariffDraft
+from balupi.services.nas.power import PowerThresholds
 
 SECONDS_PER_DAY: Final = 86400
 POLL_JITTER_S: Final = 0.8
 OUTAGES_PER_DAY: Final = 0.03
 CHUNK_DAYS: Final = 7
-AWAKE_FROM_MW: Final = 15_000  # the NAS plug's default standby threshold (PowerThresholds)
+# The NAS plug's default standby threshold: at or above it the NAS is running.
+AWAKE_FROM_MW: Final = round(PowerThresholds().standby_below_w * 1000)
 LINK_EVIDENCE: Final = "demo history: the NAS plug drew"
 
 
