@@ -23,15 +23,11 @@ class QuietBudget:
         self._clock = clock
         self._interval = interval
         self._last: float | None = None  # monotonic time of the last request allowed
-        self.granted = 0
-        self.refused = 0
 
     def take(self) -> bool:
         """True (and the slot is used) if an optional request may go to the NAS now."""
         now = self._clock.monotonic()
         if self._last is not None and now - self._last < self._interval:
-            self.refused += 1
             return False
         self._last = now
-        self.granted += 1
         return True
