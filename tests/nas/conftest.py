@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,10 +11,15 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from balupi.clock import SystemClock
 from balupi.db.engine import create_engine, create_sessionmaker
 from balupi.db.migrate import upgrade_to_head
 from balupi.db.models import NasState
 from balupi.services.container import Services
+from balupi.services.nas.client import NasClient
+from balupi.services.nas.history import LinkHistory
+from balupi.services.nas.link import LinkTiming, NasLink
+from tests.waiting import eventually
 
 
 @pytest.fixture
@@ -59,3 +65,19 @@ async def link_reaches(services: Services, state: NasState, timeout: float) -> N
                 changed.clear()
     finally:
         remove()
+
+
+@contextlib.asynccontextmanager
+async def running_link(
+    url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    timing: LinkTiming,
+    reached: NasState,
+) -> AsyncIterator[NasLink]:
+    """A started ``NasLink`` to ``url`` (system clock) once it is ``reached``; stopped after."""
+    async with NasClient(url) as client:
+        link = NasLink(client, LinkHistory(sessions), SystemClock(), timing=timing)
+        await link.start()
+        await eventually(lambda: link.state is reached)
+        yield link
+        await link.stop()

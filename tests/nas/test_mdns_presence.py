@@ -13,13 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from balupi.clock import SystemClock
 from balupi.db.models import NasState
-from balupi.services.nas.client import NasClient
-from balupi.services.nas.history import LinkHistory
 from balupi.services.nas.link import LinkTiming, NasLink
 from balupi.sim.measure import free_port
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
+from tests.nas.conftest import running_link
 from tests.waiting import eventually
 
 TIMING = LinkTiming(health_interval=0.02, waking_interval=0.02, first_retry=0.01, max_retry=0.02)
@@ -35,12 +33,8 @@ async def nas(tmp_path: Path) -> AsyncIterator[NasEmulator]:
 async def link(
     nas: NasEmulator, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[NasLink]:
-    async with NasClient(nas.api_url) as client:
-        link = NasLink(client, LinkHistory(sessions), SystemClock(), timing=TIMING)
-        await link.start()
-        await eventually(lambda: link.state is NasState.ONLINE)
+    async with running_link(nas.api_url, sessions, TIMING, NasState.ONLINE) as link:
         yield link
-        await link.stop()
 
 
 async def test_an_announced_address_is_not_followed_while_nas_url_answers(

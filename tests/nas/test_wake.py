@@ -12,13 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from balupi.clock import SystemClock
 from balupi.db.models import NasState
 from balupi.errors import NasAsleep
-from balupi.services.nas.client import NasClient
-from balupi.services.nas.history import LinkHistory
 from balupi.services.nas.link import LinkTiming, NasLink
 from balupi.services.nas.magic_packet import build_magic_packet, normalize_mac
 from balupi.services.nas.wake import NasWaker, WakeTarget
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
-from tests.waiting import eventually
+from tests.nas.conftest import running_link
 
 TIMING = LinkTiming(health_interval=0.05, waking_interval=0.02, boot_timeout=10)
 
@@ -35,12 +33,8 @@ async def asleep_nas(tmp_path: Path) -> AsyncIterator[NasEmulator]:
 async def link_to(
     asleep_nas: NasEmulator, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[NasLink]:
-    async with NasClient(asleep_nas.api_url) as client:
-        link = NasLink(client, LinkHistory(sessions), SystemClock(), timing=TIMING)
-        await link.start()
-        await eventually(lambda: link.state is NasState.SLEEPING)
+    async with running_link(asleep_nas.api_url, sessions, TIMING, NasState.SLEEPING) as link:
         yield link
-        await link.stop()
 
 
 @pytest.mark.parametrize(
