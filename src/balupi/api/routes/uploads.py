@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 
 from balupi.api.deps import CurrentUser, ServicesDep
+from balupi.api.params import RowId
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 
@@ -39,10 +40,6 @@ async def upload(
     }
 
 
-# SQLite's integer range: a larger id is simply not found, never an overflow.
-EntryId = Path(ge=1, le=2**63 - 1)
-
-
 async def _settle(entry_id: int, user: CurrentUser, services: ServicesDep, *, retry: bool) -> None:
     uploads = services.uploads
     owner = None if user.is_admin else user.id
@@ -56,9 +53,7 @@ async def _settle(entry_id: int, user: CurrentUser, services: ServicesDep, *, re
 
 
 @router.post("/sync/parked/{entry_id}/retry")
-async def retry_parked(
-    user: CurrentUser, services: ServicesDep, entry_id: int = EntryId
-) -> dict[str, Any]:
+async def retry_parked(entry_id: RowId, user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
     """Send a refused change again (after fixing its cause on the NAS); its owner or an admin."""
     await _settle(entry_id, user, services, retry=True)
     return {"message": "Queued again"}
@@ -66,7 +61,7 @@ async def retry_parked(
 
 @router.post("/sync/parked/{entry_id}/discard")
 async def discard_parked(
-    user: CurrentUser, services: ServicesDep, entry_id: int = EntryId
+    entry_id: RowId, user: CurrentUser, services: ServicesDep
 ) -> dict[str, Any]:
     """Give up a refused change; a refused upload's bytes on the Pi are deleted with it."""
     await _settle(entry_id, user, services, retry=False)
