@@ -23,7 +23,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 async def nas_status(
-    link: NasLink, clock: Clock, zone: ZoneInfo, gate: RequestGate | None = None
+    link: NasLink, clock: Clock, zone: ZoneInfo, gate: RequestGate | None
 ) -> dict[str, Any]:
     """The NAS's state with its evidence, and awake / asleep seconds since local midnight."""
     snapshot = link.snapshot
