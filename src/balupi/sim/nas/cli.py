@@ -83,12 +83,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--auto-idle", action="store_true", help="enter soft sleep when idle (default off)"
     )
     sleep.add_argument(
-        "--idle-timeout-minutes", type=int, default=15, help="idle minutes before soft sleep (15)"
+        "--idle-timeout-minutes", type=int, help="idle minutes before soft sleep (15)"
     )
     sleep.add_argument(
         "--idle-http-threshold",
         type=float,
-        default=5.0,
         help="requests a minute above which the NAS is busy (default 5)",
     )
     sleep.add_argument(
@@ -97,7 +96,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sleep.add_argument(
         "--escalation-after-minutes",
         type=int,
-        default=60,
         help="minutes of soft sleep before suspend (default 60)",
     )
     sleep.add_argument(
@@ -109,7 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def sleep_config_from_args(args: argparse.Namespace) -> SleepConfig:
-    """The sleep service's start configuration, validated as ``PUT .../sleep/config`` would be."""
+    """The sleep service's start configuration, validated as ``PUT .../sleep/config`` would be;
+    an option not given keeps ``SleepConfig``'s default (the one its help names)."""
     from balupi.sim.nas.sleep import SleepConfig, SleepConfigUpdate
 
     update = SleepConfigUpdate(
