@@ -95,11 +95,14 @@ class Home:
             return list(rows.all())
 
     async def settled(self) -> None:
-        """Wait until the queue has nothing left that the worker would still push."""
+        """Wait until the queue has nothing left that the worker would still push (a parked,
+        ``rejected`` entry waits for a person, not for the worker)."""
 
         async def quiet() -> bool:
             rows = await self.queue()
-            return all(r.status.value in ("synced", "cancelled", "conflict") for r in rows)
+            return all(
+                r.status.value in ("synced", "cancelled", "conflict", "rejected") for r in rows
+            )
 
         await eventually(quiet)
 
