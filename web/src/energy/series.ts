@@ -21,7 +21,8 @@ export interface HistoryChart {
   totalWh: number; // all plugs, the whole window: what the chart adds up to
 }
 
-const STEP_SECONDS = { '5min': 300, hour: 3600 } as const;
+/** The length of one history point, by the history's resolution. */
+export const STEP_SECONDS = { '5min': 300, hour: 3600, day: 86400 } as const;
 
 const measured = (p: HistoryPoint) => p.samples > 0 || p.covered_seconds > 0;
 

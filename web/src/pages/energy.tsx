@@ -8,7 +8,7 @@ import { api } from '../api';
 import { StackedChart, type ChartSeries } from '../components/chart';
 import { Timeline } from '../components/timeline';
 import { hasCounted, iso, moment, periodLabel, periodOf, type Period } from '../energy/period';
-import { historyChart } from '../energy/series';
+import { historyChart, STEP_SECONDS } from '../energy/series';
 import { Badge, Card, Empty, ErrorNote, Loading, Stat } from '../components/ui';
 import {
   drawWhile,
@@ -26,7 +26,6 @@ import type { Costs, CurrentPower, DeviceRef, History, NasHistory, Range, Summar
 
 const RANGES: Range[] = ['day', 'week', 'month', 'year'];
 const COLOURS = ['#2563eb', '#f59e0b', '#10b981', '#8b5cf6', '#ef4444', '#06b6d4', '#84cc16', '#ec4899'];
-const STEP_SECONDS = { '5min': 300, hour: 3600, day: 86400 } as const;
 const LIVE_EVERY_MS = 5000; // never faster: the plugs are polled every ENERGY_POLL_SECONDS anyway
 const LIVE_KEEP = 60; // readings kept for the live chart: five minutes
 const DRAW_SAMPLE_MS = 31 * 86400 * 1000; // the longest window hourly history is asked for
