@@ -357,8 +357,7 @@ class NasEmulator:
     async def sleep_tick(self) -> None:
         """Run the sleep service's due timers now (while the API is up) and wait for a suspend it
         decided on, or one a ``POST /api/system/sleep/suspend`` asked for, to finish."""
-        if self._api.listening and self.power.state in _UP:
-            self.nas.sleep.tick()
+        self._tick_if_up()
         task = self._suspend_task
         if task is not None:
             await asyncio.wait({task})
@@ -366,8 +365,11 @@ class NasEmulator:
     async def _sleep_ticker(self, seconds: float) -> None:
         while True:
             await asyncio.sleep(seconds)
-            if self._api.listening and self.power.state in _UP:
-                self.nas.sleep.tick()
+            self._tick_if_up()
+
+    def _tick_if_up(self) -> None:
+        if self._api.listening and self.power.state in _UP:
+            self.nas.sleep.tick()
 
     def _suspend_for_sleep_service(self) -> None:
         """The sleep service suspends the machine. In the background: the request that asked
