@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 import balupi
-from balupi.api.errors import HTTP_CODES, INVALID_INPUT
+from balupi.api.errors import HTTP_CODES, INVALID_INPUT, speaks_codes
 from balupi.errors import BaluPiError
 
 # The codes the dashboard translates (web/src/i18n.ts, ``apiError.code.<code>``): never rename one.
@@ -156,3 +156,10 @@ def test_the_dashboard_has_a_sentence_for_every_code_it_can_show() -> None:
     # once in English, once in German (the German table must hold every English key)
     missing = sorted(code for code in shown if i18n.count(f"'apiError.code.{code}':") != 2)
     assert missing == []
+
+
+def test_baluhosts_own_system_routes_passed_through_are_not_the_pis() -> None:
+    """BaluApp polls ``/api/system/info`` and the sleep status through the Pi: BaluHost's bodies."""
+    assert speaks_codes("/api/system/status")
+    assert not speaks_codes("/api/system/info")
+    assert not speaks_codes("/api/system/sleep/status")

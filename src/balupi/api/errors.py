@@ -57,7 +57,7 @@ PI_OWN_PREFIXES = (
     "/api/tapo",
     "/api/cache",
     "/api/nas",
-    "/api/system",
+    "/api/system/status",  # the rest of /api/system/* is BaluHost's, passed through
     "/api/sync/conflicts",
     "/api/sync/policies",
     "/api/files/sync",
