@@ -1,7 +1,7 @@
 """Per-folder conflict policies: ``ask``, ``keep_both``, ``overwrite`` or ``skip``.
 
 Without one the default applies (server wins). The deepest configured folder above a path
-decides. The policies are kept in one JSON file.
+decides. The policies are kept in one JSON file; this class alone writes it, so it is read once.
 """
 
 from __future__ import annotations
@@ -16,10 +16,13 @@ from balupi.services.uploads.jsonfile import read_json, write_json
 class FolderPolicies:
     def __init__(self, path: Path) -> None:
         self._path = path
+        self._policies: dict[str, ConflictPolicy] | None = None  # the file's content, once read
 
     async def all(self) -> dict[str, ConflictPolicy]:
-        raw: dict[str, str] = await read_json(self._path, {})
-        return {folder: ConflictPolicy(policy) for folder, policy in raw.items()}
+        if self._policies is None:
+            raw: dict[str, str] = await read_json(self._path, {})
+            self._policies = {folder: ConflictPolicy(policy) for folder, policy in raw.items()}
+        return dict(self._policies)
 
     async def set(self, folder: str, policy: ConflictPolicy | None) -> dict[str, ConflictPolicy]:
         """Set (or with None, remove) the policy of ``folder``; returns all policies."""
@@ -30,6 +33,7 @@ class FolderPolicies:
         else:
             policies[key] = policy
         await write_json(self._path, {k: v.value for k, v in policies.items()})
+        self._policies = dict(policies)
         return policies
 
     async def policy_for(self, path: str) -> ConflictPolicy:
