@@ -174,7 +174,7 @@ async def files_sync_status(user: CurrentUser, services: ServicesDep) -> dict[st
         services.uploads.queue,
         services.sessions,
         services.clock,
-        owner_id=None if user.is_admin else user.id,
+        owner_id=_scope(user),
         worker=services.uploads.worker,
     )
 
