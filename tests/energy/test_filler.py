@@ -13,7 +13,7 @@ from balupi.cli import main
 from balupi.clock import ManualClock
 from balupi.db.models import EnergyDaily, EnergyHourly, EnergySample, TapoDevice
 from balupi.services.energy import EnergyService
-from balupi.services.energy.filler import HistoryFiller
+from balupi.sim.energy import HistoryFiller
 from tests.energy.plugs import POLL_SECONDS, add_plug, berlin, constant, sample, store
 
 

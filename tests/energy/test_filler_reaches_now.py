@@ -20,7 +20,7 @@ from balupi.db.models import (
     TapoDevice,
 )
 from balupi.services.energy import EnergyService
-from balupi.services.energy.filler import HistoryFiller
+from balupi.sim.energy import HistoryFiller
 from tests.energy.plugs import POLL_SECONDS, berlin, constant, sample, store
 
 

@@ -1,7 +1,7 @@
 """``balupi sim energy-history``: fill BaluPi's database with months of plug history.
 
 Uses the configured database (``BALUPI_DATA_DIR`` / ``BALUPI_DATABASE_URL``, or ``--data-dir``)
-and ``services.energy.filler.HistoryFiller``: every stored plug gets realistic readings for the
+and ``sim.energy.HistoryFiller``: every stored plug gets realistic readings for the
 last ``--days`` days up to its first real data (or the last closed hour), rolled up by the
 roll-up job's own code; the NAS plug's readings also give the NAS link its awake/asleep past. With
 no plugs stored it adds the demo's NAS and monitor plugs (or ``--plugs N`` plugs), and with no
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from balupi.config import Settings, check_data_dir, load_settings
 
 if TYPE_CHECKING:  # the database stack is imported only when the command runs
-    from balupi.services.energy.filler import FillReport
+    from balupi.sim.energy import FillReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +57,7 @@ async def fill(settings: Settings, days: int, plugs: int, tariffs: bool, seed: i
     from balupi.clock import SystemClock
     from balupi.db.engine import create_engine, create_sessionmaker
     from balupi.services.energy import EnergyService
-    from balupi.services.energy.filler import HistoryFiller
+    from balupi.sim.energy import HistoryFiller
 
     engine = create_engine(settings.resolved_database_url)
     try:
