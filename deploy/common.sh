@@ -42,6 +42,25 @@ common_option() {
   esac
 }
 
+# Reads the command line: the options both scripts take (common_option), then the script's own
+# through the function named first, which sets SHIFT_COUNT the same way (0: not one of its
+# options). --help prints the script's header comment; any other option is an error.
+parse_options() {
+  local own=$1
+  shift
+  while (($#)); do
+    common_option "$@"
+    ((SHIFT_COUNT)) || "$own" "$@"
+    if ((SHIFT_COUNT == 0)); then
+      case $1 in
+        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+      esac
+    fi
+    shift "$SHIFT_COUNT"
+  done
+}
+
 set_paths() {
   if [ -n "$PREFIX" ]; then
     mkdir -p "$PREFIX"

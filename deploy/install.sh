@@ -27,21 +27,16 @@ set -euo pipefail
 DATA_DIR=""
 PORT=8000
 UNINSTALL=0
-while (($#)); do
-  common_option "$@"
-  if ((SHIFT_COUNT)); then
-    shift "$SHIFT_COUNT"
-    continue
-  fi
+install_option() {
+  SHIFT_COUNT=1
   case $1 in
-    --data-dir) DATA_DIR=${2:?--data-dir needs a directory}; shift ;;
-    --port) PORT=${2:?--port needs a number}; shift ;;
+    --data-dir) DATA_DIR=${2:?--data-dir needs a directory}; SHIFT_COUNT=2 ;;
+    --port) PORT=${2:?--port needs a number}; SHIFT_COUNT=2 ;;
     --uninstall) UNINSTALL=1 ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown option $1 (see --help)" ;;
+    *) SHIFT_COUNT=0 ;;
   esac
-  shift
-done
+}
+parse_options install_option "$@"
 if ! [[ $PORT =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65535)); then
   die "--port: not a port: $PORT"
 fi

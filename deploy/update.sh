@@ -20,19 +20,14 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
 READY_TIMEOUT=180
-while (($#)); do
-  common_option "$@"
-  if ((SHIFT_COUNT)); then
-    shift "$SHIFT_COUNT"
-    continue
-  fi
+update_option() {
+  SHIFT_COUNT=2
   case $1 in
-    --ready-timeout) READY_TIMEOUT=${2:?--ready-timeout needs seconds}; shift ;;
-    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown option $1 (see --help)" ;;
+    --ready-timeout) READY_TIMEOUT=${2:?--ready-timeout needs seconds} ;;
+    *) SHIFT_COUNT=0 ;;
   esac
-  shift
-done
+}
+parse_options update_option "$@"
 set_paths
 [ -n "$SYSTEMCTL" ] || die "an update restarts the service: without systemd give --systemctl CMD"
 if [ ! -r "$ENV_FILE" ] || [ ! -L "$CURRENT" ]; then
