@@ -1,6 +1,6 @@
 """BaluPi's idle memory and start-up time against their budgets (issue 14).
 
-    .venv/bin/python bench/startup_memory.py [--runs 5] [--settle 5]
+    .venv/bin/python bench/startup_memory.py [--runs 5] [--settle 5] [--python PATH]
 
 Every service is on: the NAS link (to the NAS emulator), three Tapo plugs (plug emulators, added
 once through the API so each later start polls them from the database) and the cache. Each run
@@ -9,8 +9,15 @@ starts ``balupi serve`` afresh on a database already at head, as a Pi restarts i
 * start-to-ready: from starting the process until ``/api/health`` answers;
 * idle RSS: once the NAS is online and every plug has a reading, after ``--settle`` quiet seconds.
 
-The reference is a minimal FastAPI + Uvicorn app (a one-route module written to a temp dir),
-started the same way with the same Python, in the same run. Both run with their bytecode
+BaluPi runs with its run-time dependencies only, as a Pi installs it: in a venv made from
+requirements.txt (``build/runtime-venv``, made once; from ``build/wheelhouse`` when that is
+complete), not in the dev venv, whose extras change what is imported (structlog loads ``rich``
+when it is installed: +5 MB, +40 ms). ``--python`` names another interpreter.
+
+Two references, started the same way with the same Python in the same run: a minimal FastAPI +
+Uvicorn app (a one-route module written to a temp dir), and the same app importing the libraries
+BaluPi cannot run without (SQLAlchemy's async ORM, aiosqlite, httpx, pydantic-settings,
+structlog, python-kasa): the floor under BaluPi's own memory. Both run with their bytecode
 compiled, as pip leaves an installed wheel (into a temp ``PYTHONPYCACHEPREFIX``, by a first start
 that is not measured), even where ``PYTHONDONTWRITEBYTECODE`` is set. Budgets: idle RSS at
 most 80 MB, start-to-ready at most 1.5 × the reference's. Loopback only; every wait is bounded.
@@ -21,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import hashlib
 import os
 import socket
 import statistics
@@ -46,6 +55,10 @@ ADMIN = {"username": "admin", "password": "DevMode2024"}  # the NAS emulator's d
 POLL = 0.02  # seconds between readiness probes: the resolution of the start-up figures
 START_TIMEOUT = 60.0
 
+REPO = Path(__file__).resolve().parents[1]
+RUNTIME_VENV = REPO / "build" / "runtime-venv"
+WHEELHOUSE = REPO / "build" / "wheelhouse"
+
 MINIMAL_APP = textwrap.dedent(
     '''
     """The reference: the smallest FastAPI app Uvicorn can serve."""
@@ -59,6 +72,38 @@ MINIMAL_APP = textwrap.dedent(
         return {"status": "ok"}
     '''
 )
+# The run-time libraries BaluPi needs whatever it is configured to do (python-kasa: the bench
+# has plugs), imported and left idle.
+DEPENDENCIES_APP = (
+    "import aiosqlite, httpx, kasa, pydantic_settings, structlog\n"
+    "import sqlalchemy.ext.asyncio, sqlalchemy.orm\n" + MINIMAL_APP
+)
+REFERENCES = {"minimal": MINIMAL_APP, "dependencies": DEPENDENCIES_APP}
+
+
+def _runtime_python() -> str:
+    """The interpreter of ``build/runtime-venv``: requirements.txt and BaluPi (editable), no more.
+
+    Made, or brought up to date, when requirements.txt or pyproject.toml changed.
+    """
+    python = RUNTIME_VENV / "bin" / "python"
+    digest = hashlib.sha256(
+        (REPO / "requirements.txt").read_bytes() + (REPO / "pyproject.toml").read_bytes()
+    ).hexdigest()[:16]
+    stamp = RUNTIME_VENV / f".installed-{digest}"
+    if stamp.exists():
+        return str(python)
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(RUNTIME_VENV)], check=True)
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    if any(WHEELHOUSE.glob(".complete-*")):
+        pip += ["--no-index", "--find-links", str(WHEELHOUSE)]
+    print(f"making {RUNTIME_VENV} (once) ...", flush=True)
+    subprocess.run([*pip, "setuptools>=77"], check=True)
+    subprocess.run([*pip, "--no-deps", "-r", str(REPO / "requirements.txt")], check=True)
+    subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", str(REPO)], check=True)
+    stamp.touch()
+    return str(python)
 
 
 def _environment(root: Path) -> dict[str, str]:
@@ -101,7 +146,7 @@ def _plug_emulators(count: int) -> Iterator[list[int]]:
     ]
     try:
         for port in ports:
-            _wait(lambda port=port: _listening(port), "a plug emulator did not start")
+            _wait(functools.partial(_listening, port), "a plug emulator did not start")
         yield ports
     finally:
         for child in children:
@@ -167,7 +212,7 @@ def _idle_rss(pid: int, seconds: float) -> float:
 
 
 def _balupi_run(
-    settings: dict[str, str], environment: dict[str, str], settle: float
+    python: str, settings: dict[str, str], environment: dict[str, str], settle: float
 ) -> tuple[float, float]:
     """One start of BaluPi: (seconds to ready, idle RSS in MB)."""
     ready_at: list[float] = []
@@ -185,29 +230,34 @@ def _balupi_run(
         environment=environment,
         start_timeout=START_TIMEOUT,
         poll_interval=POLL,
+        python=python,
     ) as pi:
         seconds = ready_at[-1] - started
         _wait(lambda: _all_on(pi.url), "BaluPi did not see the NAS and every plug")
         return seconds, _idle_rss(pi.pid, settle)
 
 
-def _minimal_run(app_dir: Path, environment: dict[str, str]) -> float:
-    """One start of the reference app: seconds until it answers."""
+def _reference_run(
+    python: str, app_dir: Path, environment: dict[str, str], settle: float | None
+) -> tuple[float, float]:
+    """One start of a reference app in ``app_dir``: (seconds until it answers, idle RSS in MB;
+    0 when ``settle`` is None)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "minimal_app:app", "--host=127.0.0.1", f"--port={port}"],
+        [python, "-m", "uvicorn", "reference_app:app", "--host=127.0.0.1", f"--port={port}"],
         cwd=app_dir,
         env={**os.environ, **environment, "PYTHONPATH": str(app_dir)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait(lambda: _answers(url) or child.poll() is not None, "the minimal app did not start")
+        _wait(lambda: _answers(url) or child.poll() is not None, f"{app_dir.name} did not start")
         if child.poll() is not None:
-            raise RuntimeError("the minimal app exited")
-        return time.perf_counter() - started
+            raise RuntimeError(f"{app_dir.name} exited")
+        seconds = time.perf_counter() - started
+        return seconds, 0.0 if settle is None else _idle_rss(child.pid, settle)
     finally:
         child.terminate()
         child.wait(timeout=30)
@@ -219,13 +269,18 @@ def main() -> int:
     parser.add_argument(
         "--settle", type=float, default=5.0, help="quiet seconds before RSS is read (default 5)"
     )
+    parser.add_argument(
+        "--python", help="interpreter to run the apps with (default: build/runtime-venv's)"
+    )
     args = parser.parse_args()
+    python = args.python or _runtime_python()
 
     with tempfile.TemporaryDirectory(prefix="balupi-startup-bench-") as temp:
         root = Path(temp)
         (root / "nas/Shared").mkdir(parents=True)
-        (root / "minimal").mkdir()
-        (root / "minimal/minimal_app.py").write_text(MINIMAL_APP)
+        for name, source in REFERENCES.items():
+            (root / name).mkdir()
+            (root / name / "reference_app.py").write_text(source)
         with nas_emulator_process(root / "nas") as nas, _plug_emulators(PLUGS) as ports:
             settings = {
                 "DATA_DIR": str(root / "pi"),
@@ -236,39 +291,77 @@ def main() -> int:
             environment = _environment(root)
             # The first starts compile the bytecode, migrate the new database and store the
             # plugs; they are not measured.
-            _minimal_run(root / "minimal", environment)
+            for name in REFERENCES:
+                _reference_run(python, root / name, environment, settle=None)
             with balupi_serve_process(
-                settings, _answers, environment=environment, start_timeout=START_TIMEOUT
+                settings,
+                _answers,
+                environment=environment,
+                start_timeout=START_TIMEOUT,
+                python=python,
             ) as pi:
                 _add_plugs(pi.url, ports)
-            balupi, minimal = [], []
-            for _ in range(args.runs):  # interleaved, so both see the same machine load
-                minimal.append(_minimal_run(root / "minimal", environment))
-                balupi.append(_balupi_run(settings, environment, args.settle))
+            balupi: list[tuple[float, float]] = []
+            references: dict[str, list[tuple[float, float]]] = {name: [] for name in REFERENCES}
+            for _ in range(args.runs):  # interleaved, so all see the same machine load
+                for name in REFERENCES:
+                    references[name].append(
+                        _reference_run(python, root / name, environment, args.settle)
+                    )
+                balupi.append(_balupi_run(python, settings, environment, args.settle))
+    _report(python, args.runs, balupi, references)
+    return 0
 
-    start = statistics.median(s for s, _ in balupi)
-    rss = statistics.median(r for _, r in balupi)
-    reference = statistics.median(minimal)
-    ratio = start / reference
-    print(f"Python {sys.version.split()[0]}, {args.runs} runs each, medians")
+
+def _medians(runs: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(s for s, _ in runs), statistics.median(r for _, r in runs)
+
+
+def _report(
+    python: str,
+    runs: int,
+    balupi: list[tuple[float, float]],
+    references: dict[str, list[tuple[float, float]]],
+) -> None:
+    start, rss = _medians(balupi)
+    minimal_start, minimal_rss = _medians(references["minimal"])
+    floor_start, floor_rss = _medians(references["dependencies"])
+    ratio = start / minimal_start
+    print(f"{python}: Python {_version(python)}, {runs} runs each, medians")
     print(
         f"  BaluPi (NAS link, {PLUGS} plugs, cache): start-to-ready {start:5.2f} s, idle RSS "
         f"{rss:5.1f} MB"
     )
-    print(f"  minimal FastAPI + Uvicorn app:        start-to-ready {reference:5.2f} s")
+    print(
+        f"  minimal FastAPI + Uvicorn app:        start-to-ready {minimal_start:5.2f} s, idle "
+        f"RSS {minimal_rss:5.1f} MB"
+    )
+    print(
+        f"  the same + BaluPi's libraries:        start-to-ready {floor_start:5.2f} s, idle "
+        f"RSS {floor_rss:5.1f} MB"
+    )
     print(f"  runs: BaluPi {', '.join(f'{s:.2f} s/{r:.0f} MB' for s, r in balupi)}")
-    print(f"        minimal {', '.join(f'{s:.2f} s' for s in minimal)}")
+    for name, measured in references.items():
+        print(f"        {name} {', '.join(f'{s:.2f} s/{r:.0f} MB' for s, r in measured)}")
     verdict = "PASS" if rss <= RSS_BUDGET_MB else "MISS"
     print(
         f"idle RSS      {rss:5.1f} MB / {RSS_BUDGET_MB} MB budget = {rss / RSS_BUDGET_MB:.2f}  "
-        f"{verdict}"
+        f"{verdict}  (BaluPi's own: {rss - floor_rss:+.1f} MB over its libraries' floor)"
     )
     verdict = "PASS" if ratio <= START_BUDGET_RATIO else "MISS"
     print(
         f"start-to-ready {ratio:4.2f} × the minimal app's (budget {START_BUDGET_RATIO} ×)  "
-        f"{verdict}"
+        f"{verdict}  (its libraries alone: {floor_start / minimal_start:4.2f} ×)"
     )
-    return 0
+
+
+def _version(python: str) -> str:
+    return subprocess.run(
+        [python, "-c", "import sys; print(sys.version.split()[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 if __name__ == "__main__":

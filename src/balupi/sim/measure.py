@@ -107,6 +107,7 @@ def balupi_serve_process(
     environment: Mapping[str, str] | None = None,
     start_timeout: float = 30.0,
     poll_interval: float = 0.1,
+    python: str = sys.executable,
 ) -> Iterator[BaluPiProcess]:
     """Run ``balupi serve`` on a free loopback port until the block ends.
 
@@ -114,7 +115,8 @@ def balupi_serve_process(
     environment's own ``BALUPI_*`` are dropped, mDNS is off and the log level WARNING unless
     ``settings`` say otherwise; ``environment`` adds other variables (``MALLOC_ARENA_MAX``).
     The block starts once ``ready(url)`` is true; fails with the child's output if that takes
-    longer than ``start_timeout``; it is asked every ``poll_interval`` seconds.
+    longer than ``start_timeout``; it is asked every ``poll_interval`` seconds. ``python`` is the
+    interpreter (another venv's, to measure BaluPi with only its run-time dependencies).
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -125,7 +127,7 @@ def balupi_serve_process(
     child_environment |= {f"BALUPI_{name}": value for name, value in variables.items()}
     with tempfile.TemporaryFile(mode="w+") as output:
         child = subprocess.Popen(
-            [sys.executable, "-m", "balupi", "serve"],
+            [python, "-m", "balupi", "serve"],
             env=child_environment,
             stdout=output,
             stderr=subprocess.STDOUT,
