@@ -20,7 +20,7 @@ from balupi.services.auth import verifier
 from balupi.services.auth.verifier import ScryptParams
 from balupi.services.container import Services
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 from tests.auth.home import HANDSHAKE_SECRET, NAS_SECRET, USERS, Home, HomeFactory
 
 
@@ -45,7 +45,7 @@ def make_home(tmp_path: Path, settings: Settings) -> HomeFactory:
     ) -> AsyncIterator[Home]:
         root = tmp_path / name
         clock = ManualClock(datetime.now(UTC))
-        nas_state = NasState(
+        nas_state = EmulatedNas(
             root / "nas",
             NAS_SECRET,
             clock=lambda: clock.now().timestamp(),

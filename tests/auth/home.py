@@ -28,7 +28,7 @@ from balupi.sim.nas.app import NAS_VERSION
 from balupi.sim.nas.notices import LifecycleNotifier, build_snapshot
 from balupi.sim.nas.power import PowerState
 from balupi.sim.nas.server import NasEmulator
-from balupi.sim.nas.state import NasState, hash_password
+from balupi.sim.nas.state import EmulatedNas, hash_password
 from balupi.sim.nas.tokens import mint_access_token, mint_refresh_token
 from balupi.sim.nas.users import UserSpec
 
@@ -53,7 +53,7 @@ class Home:
     app: ASGIApp  # BaluPi's app, for a client without its server (httpx.ASGITransport)
 
     @property
-    def nas_state(self) -> NasState:
+    def nas_state(self) -> EmulatedNas:
         return self.nas.nas
 
     def nas_requests(self) -> int:

@@ -23,7 +23,7 @@ from balupi.services.auth.verifier import (
     check_verifier,
     make_verifier,
 )
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 from balupi.sim.nas.tokens import mint_access_token
 from tests.auth.home import NAS_SECRET
 
@@ -36,7 +36,7 @@ def _signer(clock: ManualClock, *, secret: bool = True) -> TokenSigner:
 
 def test_the_pi_mints_exactly_the_nas_s_access_token(tmp_path: Path) -> None:
     clock = ManualClock()
-    nas = NasState(tmp_path, NAS_SECRET, clock=lambda: clock.now().timestamp())
+    nas = EmulatedNas(tmp_path, NAS_SECRET, clock=lambda: clock.now().timestamp())
     user = nas.add_user("maria", "pw")
 
     from_pi = _signer(clock).mint_access(user_id=str(user.id), username="maria", role="user")

@@ -31,7 +31,7 @@ from balupi.server import running_server
 from balupi.services.container import Services
 from balupi.services.nas.link import LinkTiming
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 from balupi.sim.nas.users import UserSpec
 
 NAS_SECRET = "emulated-baluhost-secret-key-for-files-tests-01"
@@ -48,7 +48,7 @@ FAST_LINK = LinkTiming(waking_interval=0.05, first_retry=0.05, max_retry=0.1)
 def clocked_nas(storage: Path, clock: ManualClock, **options: Any) -> NasEmulator:
     """The NAS emulator with ``USERS`` on the test's ``clock``, without login rate limits (the
     tests log in often); ``options`` go to its config (boot time, sleep settings)."""
-    state = NasState(
+    state = EmulatedNas(
         storage,
         NAS_SECRET,
         clock=lambda: clock.now().timestamp(),

@@ -16,12 +16,12 @@ import pytest
 from fastapi import FastAPI
 
 from balupi.sim.nas.app import create_nas_app
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 
 JWT_SECRET = "x" * 32
 
 
-def access_token(state: NasState, username: str) -> str:
+def access_token(state: EmulatedNas, username: str) -> str:
     """An access JWT for ``username`` exactly as BaluHost mints it."""
     user = state.user_by_name(username)
     assert user is not None
@@ -38,9 +38,9 @@ def access_token(state: NasState, username: str) -> str:
 
 
 @pytest.fixture
-def nas_state(tmp_path: Path) -> NasState:
+def nas_state(tmp_path: Path) -> EmulatedNas:
     """Storage with ``Shared`` (BaluHost creates it at start-up), ``admin``, ``alice``, ``bob``."""
-    state = NasState(tmp_path / "storage", JWT_SECRET)
+    state = EmulatedNas(tmp_path / "storage", JWT_SECRET)
     (state.storage / "Shared").mkdir(parents=True)
     state.add_user("admin", "admin-pw", role="admin")
     state.add_user("alice", "alice-pw")
@@ -49,7 +49,7 @@ def nas_state(tmp_path: Path) -> NasState:
 
 
 @pytest.fixture
-def nas_app(nas_state: NasState) -> FastAPI:
+def nas_app(nas_state: EmulatedNas) -> FastAPI:
     return create_nas_app(nas_state)
 
 
@@ -61,7 +61,7 @@ async def _client(app: FastAPI, headers: dict[str, str]) -> AsyncIterator[httpx.
         yield client
 
 
-def _bearer(state: NasState, username: str) -> dict[str, str]:
+def _bearer(state: EmulatedNas, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {access_token(state, username)}"}
 
 
@@ -72,18 +72,18 @@ async def anonymous(nas_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def admin(nas_app: FastAPI, nas_state: NasState) -> AsyncIterator[httpx.AsyncClient]:
+async def admin(nas_app: FastAPI, nas_state: EmulatedNas) -> AsyncIterator[httpx.AsyncClient]:
     async for client in _client(nas_app, _bearer(nas_state, "admin")):
         yield client
 
 
 @pytest.fixture
-async def alice(nas_app: FastAPI, nas_state: NasState) -> AsyncIterator[httpx.AsyncClient]:
+async def alice(nas_app: FastAPI, nas_state: EmulatedNas) -> AsyncIterator[httpx.AsyncClient]:
     async for client in _client(nas_app, _bearer(nas_state, "alice")):
         yield client
 
 
 @pytest.fixture
-async def bob(nas_app: FastAPI, nas_state: NasState) -> AsyncIterator[httpx.AsyncClient]:
+async def bob(nas_app: FastAPI, nas_state: EmulatedNas) -> AsyncIterator[httpx.AsyncClient]:
     async for client in _client(nas_app, _bearer(nas_state, "bob")):
         yield client

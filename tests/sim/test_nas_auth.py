@@ -17,7 +17,7 @@ import jwt
 import pytest
 
 from balupi.sim.nas.app import create_nas_app
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 
 SECRET = "auth-test-secret-0123456789abcdef"
 START = 1_800_000_000.0
@@ -42,15 +42,15 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def nas(tmp_path: Path, clock: FakeClock) -> NasState:
-    state = NasState(tmp_path / "storage", SECRET, clock=clock)
+def nas(tmp_path: Path, clock: FakeClock) -> EmulatedNas:
+    state = EmulatedNas(tmp_path / "storage", SECRET, clock=clock)
     state.add_user("admin", "admin-pw", role="admin")
     state.add_user("maria", "maria-pw")
     return state
 
 
 @pytest.fixture
-async def client(nas: NasState) -> AsyncIterator[httpx.AsyncClient]:
+async def client(nas: EmulatedNas) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=create_nas_app(nas), client=("192.0.2.10", 50000))
     async with httpx.AsyncClient(transport=transport, base_url="http://nas.test") as http:
         yield http
@@ -259,7 +259,7 @@ async def test_sixth_login_within_a_minute_is_429_until_the_window_ends(
     assert (await login(client, "maria", "maria-pw")).status_code == 200
 
 
-async def test_login_limit_is_per_client_address(nas: NasState) -> None:
+async def test_login_limit_is_per_client_address(nas: EmulatedNas) -> None:
     app = create_nas_app(nas)
     for address, expected in [("192.0.2.1", 401)] * 5 + [("192.0.2.2", 401), ("192.0.2.1", 429)]:
         transport = httpx.ASGITransport(app=app, client=(address, 40000))
@@ -268,7 +268,7 @@ async def test_login_limit_is_per_client_address(nas: NasState) -> None:
 
 
 async def test_login_limit_can_be_switched_off(tmp_path: Path) -> None:
-    state = NasState(tmp_path, SECRET, login_rate_limit=None)
+    state = EmulatedNas(tmp_path, SECRET, login_rate_limit=None)
     state.add_user("maria", "maria-pw")
     transport = httpx.ASGITransport(app=create_nas_app(state))
     async with httpx.AsyncClient(transport=transport, base_url="http://nas.test") as http:
@@ -277,7 +277,7 @@ async def test_login_limit_can_be_switched_off(tmp_path: Path) -> None:
 
 
 async def test_inactive_user_logs_in_but_the_token_is_refused(
-    client: httpx.AsyncClient, nas: NasState
+    client: httpx.AsyncClient, nas: EmulatedNas
 ) -> None:
     maria = nas.user_by_name("maria")
     assert maria is not None
@@ -351,7 +351,7 @@ async def test_access_token_expires_after_fifteen_minutes(
 
 
 async def test_access_token_lifetime_is_configurable(tmp_path: Path, clock: FakeClock) -> None:
-    state = NasState(tmp_path, SECRET, clock=clock, access_token_minutes=1)
+    state = EmulatedNas(tmp_path, SECRET, clock=clock, access_token_minutes=1)
     state.add_user("maria", "maria-pw")
     transport = httpx.ASGITransport(app=create_nas_app(state))
     async with httpx.AsyncClient(transport=transport, base_url="http://nas.test") as http:
@@ -360,7 +360,7 @@ async def test_access_token_lifetime_is_configurable(tmp_path: Path, clock: Fake
 
 
 async def test_me_for_a_deleted_user_is_401_no_longer_exists(
-    client: httpx.AsyncClient, nas: NasState
+    client: httpx.AsyncClient, nas: EmulatedNas
 ) -> None:
     token = await access_token(client)
     del nas.users[2]
@@ -457,7 +457,7 @@ async def test_logout_revokes_the_users_refresh_tokens(client: httpx.AsyncClient
 
 
 async def test_refresh_for_an_inactive_user_is_401(
-    client: httpx.AsyncClient, nas: NasState
+    client: httpx.AsyncClient, nas: EmulatedNas
 ) -> None:
     registered = await register_phone(client)
     maria = nas.user_by_name("maria")

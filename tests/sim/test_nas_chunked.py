@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 
 BASE = "/api/files/upload/chunked"
 INTERNAL_ERROR = {"detail": "Internal server error"}
@@ -53,7 +53,7 @@ async def item(client: httpx.AsyncClient, directory: str, name: str) -> dict[str
 
 
 async def test_init_chunks_complete_store_the_file_with_owner_and_sha256(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     parts = [b"a" * 1000, b"b" * 1500, b"c" * 7]
     total = sum(map(len, parts))
@@ -82,7 +82,7 @@ async def test_init_chunks_complete_store_the_file_with_owner_and_sha256(
 
 
 async def test_bytes_wait_under_the_tmp_uploads_dir_until_complete(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     upload_id = await start(admin, "a.bin", 4, "Shared")
     await send(admin, upload_id, 0, b"abcd")
@@ -94,7 +94,7 @@ async def test_bytes_wait_under_the_tmp_uploads_dir_until_complete(
 
 
 async def test_init_beyond_free_space_is_507_with_a_scrubbed_body(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     nas_state.quota_bytes = 1000
 
@@ -113,7 +113,7 @@ async def test_init_with_an_unusable_filename_is_400(
 
 
 async def test_init_keeps_only_the_last_filename_component(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     upload_id = await start(alice, "../bob/evil.txt", 1, "alice")
     await send(alice, upload_id, 0, b"x")
@@ -151,7 +151,7 @@ async def test_chunks_must_come_strictly_in_order(admin: httpx.AsyncClient) -> N
 
 
 async def test_overflowing_the_declared_size_aborts_the_session(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     upload_id = await start(admin, "a.bin", 5, "Shared")
     await send(admin, upload_id, 0, b"123")
@@ -196,7 +196,7 @@ async def test_complete_accepts_a_short_upload(admin: httpx.AsyncClient) -> None
 
 
 async def test_complete_overwrites_and_keeps_the_file_id(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     await alice.post(
         "/api/files/upload", data={"path": "alice"}, files={"file": ("doc.txt", b"old")}
@@ -262,7 +262,7 @@ class BrokenBodyError(Exception):
 
 
 async def test_a_chunk_that_breaks_off_can_be_sent_again(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     """BaluHost buffers a chunk before writing it, so a broken chunk leaves nothing behind and
     the same index may be retried; the emulator streams to disk and cuts the bytes back."""

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 
 INTERNAL_ERROR = {"detail": "Internal server error"}
 ACCESS_DENIED = {"detail": "Access denied"}
@@ -41,7 +41,7 @@ def sha256(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def uid(state: NasState, username: str) -> int:
+def uid(state: EmulatedNas, username: str) -> int:
     user = state.user_by_name(username)
     assert user is not None
     return user.id
@@ -49,7 +49,7 @@ def uid(state: NasState, username: str) -> int:
 
 # -- listing -----------------------------------------------------------------------------------
 async def test_listing_items_have_the_nas_fields_and_types(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     await upload(admin, "Shared/docs", "report.txt", b"hello")
     (nas_state.storage / "Shared" / "docs" / "by-hand").write_bytes(b"12345678")
@@ -82,7 +82,7 @@ async def test_listing_items_have_the_nas_fields_and_types(
 
 
 async def test_listing_sorts_directories_first_then_case_insensitive(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     base = nas_state.storage / "Shared"
     for name in ("beta", "Alpha"):
@@ -116,7 +116,9 @@ async def test_missing_directory_lists_empty_not_404(admin: httpx.AsyncClient) -
     assert (response.status_code, response.json()) == (200, {"files": []})
 
 
-async def test_directory_size_is_recursive(admin: httpx.AsyncClient, nas_state: NasState) -> None:
+async def test_directory_size_is_recursive(
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
+) -> None:
     deep = nas_state.storage / "Shared" / "tree" / "a" / "b"
     deep.mkdir(parents=True)
     (deep / "one").write_bytes(b"x" * 10)
@@ -125,7 +127,7 @@ async def test_directory_size_is_recursive(admin: httpx.AsyncClient, nas_state: 
     assert (await listing(admin, "Shared"))["tree"]["size"] == 15
 
 
-async def test_non_admin_root_is_virtual(alice: httpx.AsyncClient, nas_state: NasState) -> None:
+async def test_non_admin_root_is_virtual(alice: httpx.AsyncClient, nas_state: EmulatedNas) -> None:
     (nas_state.storage / "Shared" / "big").write_bytes(b"x" * 100)
     alice_id = str(uid(nas_state, "alice"))
 
@@ -156,7 +158,7 @@ async def test_non_admin_root_is_virtual(alice: httpx.AsyncClient, nas_state: Na
 
 
 async def test_system_dirs_hidden_from_users_shown_to_admins(
-    admin: httpx.AsyncClient, alice: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     for name in (".system", ".tmp", "lost+found", ".Trash-1000"):
         (nas_state.storage / name).mkdir()
@@ -194,7 +196,7 @@ async def test_admin_paths_are_resolved_but_kept_inside_storage(admin: httpx.Asy
 
 
 async def test_listing_gives_directories_rows_but_not_files(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     (nas_state.storage / "alice" / "camera").mkdir()
     (nas_state.storage / "alice" / "note.md").write_bytes(b"#")
@@ -209,7 +211,7 @@ async def test_listing_gives_directories_rows_but_not_files(
 
 
 async def test_checksum_is_not_recomputed_when_the_file_changes_on_disk(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     await upload(admin, "Shared", "a.txt", b"original")
     (nas_state.storage / "Shared" / "a.txt").write_bytes(b"changed behind the NAS's back")
@@ -260,7 +262,7 @@ async def test_file_routes_need_a_token(
 
 # -- download ----------------------------------------------------------------------------------
 async def test_download_streams_the_file_with_starlette_headers(
-    alice: httpx.AsyncClient, admin: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     await upload(admin, "Shared/pi-test", "hello.txt", b"hello world")
     stat = (nas_state.storage / "Shared" / "pi-test" / "hello.txt").stat()
@@ -371,7 +373,7 @@ async def test_download_from_another_home_is_denied(
 
 
 async def test_download_by_id_is_shadowed_by_the_path_route(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     await upload(admin, "Shared", "a.txt", b"a")
     file_id = nas_state.files["Shared/a.txt"].id
@@ -400,7 +402,7 @@ async def test_query_style_download_hits_the_catch_all_delete(admin: httpx.Async
 
 # -- upload ------------------------------------------------------------------------------------
 async def test_upload_stores_the_file_and_its_sha256(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     content = os.urandom(3 * 1024 * 1024 + 17)  # larger than the parser's in-memory spool
 
@@ -445,7 +447,7 @@ async def test_files_parts_win_over_a_file_part(admin: httpx.AsyncClient) -> Non
 
 
 async def test_dot_in_last_segment_makes_path_the_target_file(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     await upload(admin, "Shared/pi-test/renamed.v2", "original.txt", b"x")
 
@@ -454,7 +456,7 @@ async def test_dot_in_last_segment_makes_path_the_target_file(
 
 
 async def test_dot_heuristic_consequences_for_dotted_dirs_and_extensionless_files(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     shared = nas_state.storage / "Shared"
 
@@ -469,7 +471,9 @@ async def test_dot_heuristic_consequences_for_dotted_dirs_and_extensionless_file
     assert (into_dotted_dir.status_code, into_dotted_dir.json()) == (500, INTERNAL_ERROR)
 
 
-async def test_query_string_path_is_ignored(admin: httpx.AsyncClient, nas_state: NasState) -> None:
+async def test_query_string_path_is_ignored(
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
+) -> None:
     response = await admin.post(
         "/api/files/upload", params={"path": "Shared"}, files={"file": ("q.txt", b"q")}
     )
@@ -479,7 +483,7 @@ async def test_query_string_path_is_ignored(admin: httpx.AsyncClient, nas_state:
 
 
 async def test_overwrite_is_silent_and_keeps_the_file_id(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     await upload(alice, "alice", "doc.txt", b"first")
     first = (await listing(alice, "alice"))["doc.txt"]
@@ -493,7 +497,7 @@ async def test_overwrite_is_silent_and_keeps_the_file_id(
 
 
 async def test_part_filename_is_reduced_to_its_last_component(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     await upload(alice, "alice", "../../bob/evil", b"x")
 
@@ -512,7 +516,7 @@ async def test_upload_without_parts_uploads_nothing(alice: httpx.AsyncClient) ->
 
 @pytest.mark.parametrize("path", ["", "bob", "bob/inbox"])
 async def test_user_upload_to_root_or_another_home_is_denied(
-    alice: httpx.AsyncClient, nas_state: NasState, path: str
+    alice: httpx.AsyncClient, nas_state: EmulatedNas, path: str
 ) -> None:
     response = await upload(alice, path, "x.txt", b"x")
 
@@ -521,7 +525,7 @@ async def test_user_upload_to_root_or_another_home_is_denied(
 
 
 async def test_directories_without_a_row_have_no_owner_so_users_cannot_write_into_them(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     """Upload-created directories get no metadata row; ownership is the row's, so a user's
     directory-style upload into one is refused, though the NAS creates the directory first.
@@ -537,7 +541,7 @@ async def test_directories_without_a_row_have_no_owner_so_users_cannot_write_int
 
 
 async def test_anyone_may_upload_into_shared_and_owns_the_upload(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     response = await upload(alice, "Shared/new/dir", "a.txt", b"a")
 
@@ -547,7 +551,7 @@ async def test_anyone_may_upload_into_shared_and_owns_the_upload(
 
 
 async def test_upload_over_quota_is_507_with_a_scrubbed_body(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     nas_state.quota_bytes = 100
     await upload(admin, "Shared", "fits.bin", b"x" * 60)
@@ -560,7 +564,7 @@ async def test_upload_over_quota_is_507_with_a_scrubbed_body(
 
 # -- delete ------------------------------------------------------------------------------------
 async def test_delete_by_path_is_recursive_and_drops_the_rows(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     await alice.post("/api/files/folder", json={"path": "alice", "name": "trip/day1"})
     await alice.post("/api/files/folder", json={"path": "alice", "name": "trip"})
@@ -584,7 +588,7 @@ async def test_delete_of_a_missing_path_is_still_deleted(alice: httpx.AsyncClien
 
 @pytest.mark.parametrize("method", ["POST", "DELETE"])
 async def test_delete_with_a_json_body(
-    alice: httpx.AsyncClient, nas_state: NasState, method: str
+    alice: httpx.AsyncClient, nas_state: EmulatedNas, method: str
 ) -> None:
     await upload(alice, "alice", "a.txt", b"a")
 
@@ -595,7 +599,10 @@ async def test_delete_with_a_json_body(
 
 
 async def test_deleting_what_another_user_owns_in_shared_is_not_permitted(
-    admin: httpx.AsyncClient, alice: httpx.AsyncClient, bob: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient,
+    alice: httpx.AsyncClient,
+    bob: httpx.AsyncClient,
+    nas_state: EmulatedNas,
 ) -> None:
     await upload(admin, "Shared", "from-admin.txt", b"a")
     (nas_state.storage / "Shared" / "by-hand.txt").write_bytes(b"h")  # no row, no owner
@@ -608,7 +615,7 @@ async def test_deleting_what_another_user_owns_in_shared_is_not_permitted(
 
 
 async def test_system_directories_cannot_be_deleted_even_by_admins(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     (nas_state.storage / ".system").mkdir()
 
@@ -621,7 +628,7 @@ async def test_system_directories_cannot_be_deleted_even_by_admins(
 
 
 async def test_query_style_delete_redirects_to_an_empty_path(
-    alice: httpx.AsyncClient, admin: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     """BaluDesk's ``DELETE /api/files?path=`` only matches after the trailing-slash 307, and
     then the catch-all sees an empty path: the storage root. Never forward that."""
@@ -647,7 +654,7 @@ async def test_query_style_delete_redirects_to_an_empty_path(
 
 # -- folders, rename, move ---------------------------------------------------------------------
 async def test_folder_creation_is_idempotent_creates_parents_and_a_row(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     body = {"path": "alice", "name": "a/b/c"}
 
@@ -675,7 +682,7 @@ async def test_folder_in_another_home_or_with_a_reserved_name_is_refused(
 
 
 async def test_legacy_mkdir_takes_the_whole_path(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     response = await alice.post("/api/files/mkdir", json={"path": "/alice/new/"})
 
@@ -684,7 +691,7 @@ async def test_legacy_mkdir_takes_the_whole_path(
 
 
 async def test_rename_keeps_ids_of_the_entry_and_everything_below_it(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     await alice.post("/api/files/folder", json={"path": "alice", "name": "old"})
     await upload(alice, "alice/old", "a.txt", b"a")
@@ -722,7 +729,7 @@ async def test_rename_of_what_another_user_owns_in_shared_is_not_permitted(
 
 
 async def test_move_into_an_existing_directory(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     await alice.post("/api/files/folder", json={"path": "alice", "name": "archive"})
     await upload(alice, "alice", "a.txt", b"a")
@@ -737,7 +744,7 @@ async def test_move_into_an_existing_directory(
 
 
 async def test_move_to_a_new_full_path_creates_parents(
-    admin: httpx.AsyncClient, nas_state: NasState
+    admin: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     await upload(admin, "Shared", "a.txt", b"a")
     file_id = nas_state.files["Shared/a.txt"].id
@@ -764,7 +771,7 @@ async def test_move_with_baluapps_destination_path_key_is_422(alice: httpx.Async
 
 # -- storage -----------------------------------------------------------------------------------
 async def test_mountpoints_report_one_storage(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     nas_state.quota_bytes = 1000
     await upload(alice, "alice", "a.bin", b"x" * 100)
@@ -797,7 +804,7 @@ async def test_mountpoints_report_one_storage(
 
 
 async def test_storage_available_counts_user_data_only(
-    alice: httpx.AsyncClient, nas_state: NasState
+    alice: httpx.AsyncClient, nas_state: EmulatedNas
 ) -> None:
     nas_state.quota_bytes = 1000
     (nas_state.storage / ".tmp").mkdir()

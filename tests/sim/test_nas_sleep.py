@@ -23,7 +23,7 @@ from balupi.sim.nas import cli
 from balupi.sim.nas.power import PowerState
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from balupi.sim.nas.sleep import SleepConfig
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 from balupi.sim.nas.tokens import mint_access_token
 from balupi.sim.nas.users import DEFAULT_JWT_SECRET, DEFAULT_MAC
 from balupi.sim.nas.wol import send_magic_packet
@@ -82,7 +82,7 @@ async def running(
 ) -> AsyncIterator[Harness]:
     clock = ManualClock(datetime.now(UTC))
     storage = tmp_path / "storage"
-    state = NasState(storage, DEFAULT_JWT_SECRET, clock=lambda: clock.now().timestamp())
+    state = EmulatedNas(storage, DEFAULT_JWT_SECRET, clock=lambda: clock.now().timestamp())
     extra: dict[str, Any] = {}
     transport = None
     if notices is not None:

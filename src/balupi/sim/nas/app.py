@@ -10,7 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from balupi.sim.nas import auth, chunked, files, health, mobile, sleep_api
 from balupi.sim.nas.health import NAS_VERSION
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 
 __all__ = ["NAS_VERSION", "create_nas_app"]
 
@@ -31,7 +31,7 @@ class RequestAccounting:
     chunk, so the power model sees the machine busy for exactly as long as it is working.
     """
 
-    def __init__(self, app: ASGIApp, state: NasState) -> None:
+    def __init__(self, app: ASGIApp, state: EmulatedNas) -> None:
         self.app = app
         self.state = state
 
@@ -55,7 +55,7 @@ class RequestAccounting:
             self.state.end_request()
 
 
-def create_nas_app(state: NasState) -> FastAPI:
+def create_nas_app(state: EmulatedNas) -> FastAPI:
     """Build the app of one emulated NAS around ``state``."""
     app = FastAPI(title="BaluHost (emulated)", version=NAS_VERSION, docs_url=None, redoc_url=None)
     app.state.nas = state

@@ -23,8 +23,8 @@ from pydantic import AliasChoices, BaseModel, Field
 from balupi.sim.nas.deps import AdminUser, CurrentUser, State, unauthorized
 from balupi.sim.nas.state import (
     ApiKey,
+    EmulatedNas,
     MobileDevice,
-    NasState,
     NasUser,
     RegistrationToken,
     check_password,
@@ -115,7 +115,7 @@ def _too_many_requests() -> JSONResponse:
     )
 
 
-def _token_response(state: NasState, user: NasUser) -> dict[str, Any]:
+def _token_response(state: EmulatedNas, user: NasUser) -> dict[str, Any]:
     return {
         "access_token": mint_access_token(state, user),
         "token_type": "bearer",

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from balupi.sim.nas.deps import CurrentUser, State
 from balupi.sim.nas.paths import NasPath, require_upload_target, resolve
-from balupi.sim.nas.state import ChunkedUpload, NasState, NasUser
+from balupi.sim.nas.state import ChunkedUpload, EmulatedNas, NasUser
 from balupi.sim.nas.storage import StreamTooLongError, require_space, write_stream
 
 router = APIRouter(prefix="/api/files/upload/chunked")
@@ -53,11 +53,11 @@ class CompleteResponse(BaseModel):
     size: int
 
 
-def _temp_dir(state: NasState) -> Path:
+def _temp_dir(state: EmulatedNas) -> Path:
     return state.storage / ".tmp" / "uploads"
 
 
-def _session(state: NasState, user: NasUser, upload_id: str) -> ChunkedUpload:
+def _session(state: EmulatedNas, user: NasUser, upload_id: str) -> ChunkedUpload:
     session = state.chunked_uploads.get(upload_id)
     if session is None:
         raise HTTPException(status_code=404, detail="Upload session not found")
@@ -66,7 +66,7 @@ def _session(state: NasState, user: NasUser, upload_id: str) -> ChunkedUpload:
     return session
 
 
-def _discard(state: NasState, session: ChunkedUpload) -> None:
+def _discard(state: EmulatedNas, session: ChunkedUpload) -> None:
     with state.lock:
         state.chunked_uploads.pop(session.id, None)
     session.temp_path.unlink(missing_ok=True)

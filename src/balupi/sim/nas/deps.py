@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from balupi.sim.nas.state import NasState, NasUser
+from balupi.sim.nas.state import EmulatedNas, NasUser
 from balupi.sim.nas.tokens import (
     API_KEY_PREFIX,
     TokenError,
@@ -22,12 +22,12 @@ from balupi.sim.nas.tokens import (
 _BEARER = {"WWW-Authenticate": "Bearer"}
 
 
-async def get_state(request: Request) -> NasState:
-    state: NasState = request.app.state.nas
+async def get_state(request: Request) -> EmulatedNas:
+    state: EmulatedNas = request.app.state.nas
     return state
 
 
-State = Annotated[NasState, Depends(get_state)]
+State = Annotated[EmulatedNas, Depends(get_state)]
 
 
 def unauthorized(detail: str) -> HTTPException:
@@ -35,7 +35,7 @@ def unauthorized(detail: str) -> HTTPException:
     return HTTPException(status_code=401, detail=detail, headers=_BEARER)
 
 
-def user_for_token(state: NasState, token: str) -> NasUser:
+def user_for_token(state: EmulatedNas, token: str) -> NasUser:
     """The user a Bearer token (access JWT or ``balu_`` API key) stands for, or a 401."""
     if token.startswith(API_KEY_PREFIX):
         key = state.api_keys.get(api_key_digest(token))

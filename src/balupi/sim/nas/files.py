@@ -43,7 +43,7 @@ from balupi.sim.nas.paths import (
     require_upload_target,
     resolve,
 )
-from balupi.sim.nas.state import FileRecord, NasState, NasUser
+from balupi.sim.nas.state import EmulatedNas, FileRecord, NasUser
 from balupi.sim.nas.storage import (
     available_bytes,
     require_space,
@@ -114,7 +114,7 @@ def server_error() -> HTTPException:
 
 
 # -- storage info ----------------------------------------------------------------------------
-def _usage(state: NasState) -> tuple[int, int, int]:
+def _usage(state: EmulatedNas) -> tuple[int, int, int]:
     """(size, used, available) of the one storage the emulator has."""
     if state.quota_bytes is not None:
         used = used_bytes(state.storage)
@@ -149,7 +149,7 @@ def mountpoints(state: State, user: CurrentUser) -> dict[str, Any]:
 
 
 # -- listing ---------------------------------------------------------------------------------
-def _item(state: NasState, path: NasPath, record: FileRecord | None) -> FileItem:
+def _item(state: EmulatedNas, path: NasPath, record: FileRecord | None) -> FileItem:
     stat = path.abs.stat()
     is_dir = S_ISDIR(stat.st_mode)
     owner = state.users.get(record.owner_id) if record is not None else None
@@ -167,7 +167,7 @@ def _item(state: NasState, path: NasPath, record: FileRecord | None) -> FileItem
     )
 
 
-def _virtual_root(state: NasState, user: NasUser) -> list[FileItem]:
+def _virtual_root(state: EmulatedNas, user: NasUser) -> list[FileItem]:
     """A normal user's root: ``Shared`` (if it exists) and their home, both size 0, no id."""
     home = NasPath(user.username, state.storage)
     home.abs.mkdir(parents=True, exist_ok=True)
@@ -187,7 +187,7 @@ def _virtual_root(state: NasState, user: NasUser) -> list[FileItem]:
     ]
 
 
-def _list_directory(state: NasState, user: NasUser, directory: NasPath) -> list[FileItem]:
+def _list_directory(state: EmulatedNas, user: NasUser, directory: NasPath) -> list[FileItem]:
     if not directory.abs.exists():
         return []
     if not directory.abs.is_dir():
@@ -242,7 +242,9 @@ def _safe_filename(name: str | None) -> str:
     return safe if safe not in ("", ".", "..") else "upload.bin"
 
 
-def _prepare_upload(state: NasState, user: NasUser, target: NasPath) -> tuple[NasPath, str | None]:
+def _prepare_upload(
+    state: EmulatedNas, user: NasUser, target: NasPath
+) -> tuple[NasPath, str | None]:
     """Apply the dot heuristic, create the directory, then check the right to write there.
 
     A ``path`` whose last segment contains a dot names the file itself (BaluApp's folder sync
@@ -264,7 +266,7 @@ async def _chunks_of(upload: UploadFile) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _store(state: NasState, user: NasUser, upload: UploadFile, dest: NasPath) -> None:
+async def _store(state: EmulatedNas, user: NasUser, upload: UploadFile, dest: NasPath) -> None:
     """Stream one part to ``dest`` (overwriting silently) and record its SHA-256 and owner."""
     await anyio.to_thread.run_sync(lambda: dest.abs.parent.mkdir(parents=True, exist_ok=True))
     hasher = hashlib.sha256()
@@ -311,7 +313,7 @@ def storage_available(state: State, user: CurrentUser) -> dict[str, int | None]:
 
 
 # -- delete ----------------------------------------------------------------------------------
-def _delete_tree(state: NasState, user: NasUser, target: NasPath) -> None:
+def _delete_tree(state: EmulatedNas, user: NasUser, target: NasPath) -> None:
     """Delete bottom-up, checking every node, as BaluHost does.
 
     A denied child aborts the walk with what was deleted so far gone. Children are visited in
@@ -333,7 +335,7 @@ def _delete_tree(state: NasState, user: NasUser, target: NasPath) -> None:
     state.drop_file_record(target.rel)
 
 
-def _delete(state: NasState, user: NasUser, raw_path: str) -> MessageResponse:
+def _delete(state: EmulatedNas, user: NasUser, raw_path: str) -> MessageResponse:
     """Missing paths are "Deleted" too: BaluHost returns early when nothing is there."""
     _delete_tree(state, user, resolve(state, user, raw_path))
     return MessageResponse(message="Deleted")
@@ -355,7 +357,9 @@ def delete_by_post(body: PathRequest, state: State, user: CurrentUser) -> Messag
 
 
 # -- folders ---------------------------------------------------------------------------------
-def _create_folder(state: NasState, user: NasUser, raw_parent: str, name: str) -> MessageResponse:
+def _create_folder(
+    state: EmulatedNas, user: NasUser, raw_parent: str, name: str
+) -> MessageResponse:
     """Idempotent; missing parents are created (without rows), the folder gets a row."""
     parent = resolve(state, user, raw_parent)
     parent.abs.mkdir(parents=True, exist_ok=True)  # before the checks, as on the NAS
@@ -384,14 +388,14 @@ def mkdir(body: PathRequest, state: State, user: CurrentUser) -> MessageResponse
 
 
 # -- rename and move -------------------------------------------------------------------------
-def _check_source(state: NasState, user: NasUser, source: NasPath, verb: str) -> None:
+def _check_source(state: EmulatedNas, user: NasUser, source: NasPath, verb: str) -> None:
     refuse_system_dir(source, verb)
     require_owner(
         state, user, source
     )  # a missing source has no row: 403 for users, 500 later for admins
 
 
-def _rename(state: NasState, source: NasPath, dest: NasPath) -> None:
+def _rename(state: EmulatedNas, source: NasPath, dest: NasPath) -> None:
     """POSIX rename (an existing file at ``dest`` is replaced); rows follow, ids are kept."""
     try:
         os.rename(source.abs, dest.abs)

@@ -33,7 +33,7 @@ from balupi.services.nas.notices import (
     sign_notice,
 )
 from balupi.sim.nas.health import CPU_MODEL, MEMORY_TOTAL_BYTES
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 from balupi.sim.nas.timestamps import iso_z
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class LifecycleNotifier:
         return acknowledged
 
 
-def build_snapshot(state: NasState, *, hostname: str, version: str) -> dict[str, Any]:
+def build_snapshot(state: EmulatedNas, *, hostname: str, version: str) -> dict[str, Any]:
     """BaluHost's shutdown snapshot (version 1): no file listing, no secrets, no addresses.
 
     Walks the storage tree, so call it off the event loop.

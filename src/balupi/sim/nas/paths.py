@@ -18,7 +18,7 @@ from pathlib import Path
 
 from fastapi import HTTPException
 
-from balupi.sim.nas.state import NasState, NasUser
+from balupi.sim.nas.state import EmulatedNas, NasUser
 
 SHARED = "Shared"
 SHARED_WITH_ME = "Shared with me"
@@ -102,19 +102,19 @@ def _jail(rel: str, user: NasUser) -> None:
     raise forbidden("Access denied")
 
 
-def resolve(state: NasState, user: NasUser, raw: str) -> NasPath:
+def resolve(state: EmulatedNas, user: NasUser, raw: str) -> NasPath:
     """The path ``raw`` names for ``user``, or the NAS's 400/403 when it may not go there."""
     rel = normalise(raw, user)
     _jail(rel, user)
     return NasPath(rel, state.storage)
 
 
-def owner_of(state: NasState, path: NasPath) -> int | None:
+def owner_of(state: EmulatedNas, path: NasPath) -> int | None:
     record = state.files.get(path.rel)
     return record.owner_id if record is not None else None
 
 
-def can_view(state: NasState, user: NasUser, path: NasPath) -> bool:
+def can_view(state: EmulatedNas, user: NasUser, path: NasPath) -> bool:
     """Everyone sees ``Shared`` and ownerless paths; otherwise only the owner and admins."""
     if is_admin(user) or path.in_shared:
         return True
@@ -122,13 +122,13 @@ def can_view(state: NasState, user: NasUser, path: NasPath) -> bool:
     return owner is None or owner == user.id
 
 
-def require_owner(state: NasState, user: NasUser, path: NasPath) -> None:
+def require_owner(state: EmulatedNas, user: NasUser, path: NasPath) -> None:
     """403 ``Operation not permitted`` unless ``user`` owns ``path`` or is an admin."""
     if not is_admin(user) and owner_of(state, path) != user.id:
         raise not_permitted()
 
 
-def require_upload_target(state: NasState, user: NasUser, directory: NasPath) -> None:
+def require_upload_target(state: EmulatedNas, user: NasUser, directory: NasPath) -> None:
     """Anyone may write into ``Shared`` (and admins into the root); elsewhere only the owner."""
     if directory.rel and not directory.in_shared:
         require_owner(state, user, directory)
@@ -140,7 +140,7 @@ def refuse_system_dir(path: NasPath, verb: str) -> None:
         raise forbidden(f"Cannot {verb} system directory '{path.name}'")
 
 
-def inferred_owner(state: NasState, path: NasPath, requester: NasUser) -> int:
+def inferred_owner(state: EmulatedNas, path: NasPath, requester: NasUser) -> int:
     """Who gets a row auto-created for an untracked directory: the home's user, else the parent's
     owner, else whoever asked (``Shared`` directories always go to whoever asked)."""
     top = path.rel.partition("/")[0]

@@ -58,7 +58,7 @@ DRAW_WATTS: Mapping[PowerState, float] = MappingProxyType(
 
 
 class RequestActivity(Protocol):
-    """What the model needs to tell idle from busy (``NasState`` provides it)."""
+    """What the model needs to tell idle from busy (``EmulatedNas`` provides it)."""
 
     @property
     def requests_in_flight(self) -> int: ...

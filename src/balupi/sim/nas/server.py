@@ -4,7 +4,7 @@ It owns the NAS's API (``create_nas_app`` served by uvicorn), the control channe
 (``control.py``), a UDP Wake-on-LAN listener and, optionally, the lifecycle notices to a BaluPi.
 The ``PowerModel`` says which state the machine is in; this class makes each state real:
 
-* asleep or off: the API socket is closed (connections refused), ``NasState`` lives on;
+* asleep or off: the API socket is closed (connections refused), ``EmulatedNas`` lives on;
 * booting: still closed for ``boot_seconds``, then the API listens again on the same port;
 * a cold boot (from off) is a backend start, so it ends with a coming-online notice; resuming from
   sleep is not, and sends none, exactly like the real NAS (docs/compat/nas-api.md §5.1);
@@ -39,7 +39,7 @@ from balupi.sim.nas.control import create_control_app
 from balupi.sim.nas.notices import LifecycleNotifier, build_snapshot
 from balupi.sim.nas.power import PowerModel, PowerState, PowerTransitionError
 from balupi.sim.nas.sleep import CHECK_INTERVAL_S, SleepConfig, SleepService
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 from balupi.sim.nas.timestamps import iso_z
 from balupi.sim.nas.users import DEFAULT_JWT_SECRET, DEFAULT_MAC, DEFAULT_USERS, UserSpec
 from balupi.sim.nas.wol import MagicPacketListener, listen_for_magic_packets, normalize_mac
@@ -100,11 +100,11 @@ class NasEmulator:
         self,
         config: NasEmulatorConfig,
         *,
-        state: NasState | None = None,
+        state: EmulatedNas | None = None,
         notice_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.config = config
-        self.nas = state or NasState(
+        self.nas = state or EmulatedNas(
             config.storage,
             config.jwt_secret,
             access_token_minutes=config.access_token_minutes,

@@ -24,7 +24,7 @@ from balupi.sim.nas.sleep import (
     SleepState,
     SleepTrigger,
 )
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 
 PRESENCE_PATH = "/api/system/sleep/presence"
 
@@ -63,7 +63,7 @@ _SCRUBBED = {"detail": "Internal server error"}
 class SleepGuard:
     """Plain ASGI, inside ``RequestAccounting``: sees every request before routing (and 404s)."""
 
-    def __init__(self, app: ASGIApp, state: NasState) -> None:
+    def __init__(self, app: ASGIApp, state: EmulatedNas) -> None:
         self.app = app
         self.state = state
 

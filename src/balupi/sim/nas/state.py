@@ -1,6 +1,7 @@
 """The emulated NAS's state: users, tokens, file metadata and counters.
 
-Everything lives in memory in one ``NasState`` per emulator. The API socket may be closed and
+Everything lives in memory in one ``EmulatedNas`` per emulator (the emulated machine, not a
+state of BaluPi's link, which is ``db.models.NasState``). The API socket may be closed and
 reopened (sleep and wake) while this object lives on, as a suspended machine keeps its RAM.
 """
 
@@ -146,7 +147,7 @@ class DesktopDevice:
     device_name: str | None
 
 
-class NasState:
+class EmulatedNas:
     """All state of one emulated NAS. Thread-safe for the few writers it has."""
 
     def __init__(

@@ -18,7 +18,7 @@ import anyio.to_thread
 from fastapi import HTTPException
 
 from balupi.sim.nas.paths import is_system_name
-from balupi.sim.nas.state import NasState
+from balupi.sim.nas.state import EmulatedNas
 
 if TYPE_CHECKING:
     from _hashlib import HASH
@@ -57,14 +57,14 @@ def used_bytes(root: Path) -> int:
     return total
 
 
-def available_bytes(state: NasState) -> int:
+def available_bytes(state: EmulatedNas) -> int:
     """Room left: quota minus use with a quota (dev mode), else the disk's free space (prod)."""
     if state.quota_bytes is not None:
         return max(0, state.quota_bytes - used_bytes(state.storage))
     return shutil.disk_usage(state.storage).free
 
 
-def require_space(state: NasState, needed: int) -> None:
+def require_space(state: EmulatedNas, needed: int) -> None:
     """507 when ``needed`` more bytes do not fit; the app scrubs the body as BaluHost does."""
     available = available_bytes(state)
     if needed > 0 and needed > available:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import jwt
 
-from balupi.sim.nas.state import NasState, NasUser
+from balupi.sim.nas.state import EmulatedNas, NasUser
 
 TokenType = Literal["access", "refresh"]
 ALGORITHM = "HS256"
@@ -25,7 +25,7 @@ class TokenError(Exception):
     """The token is not an intact, unexpired JWT of the expected type from this NAS."""
 
 
-def mint_access_token(state: NasState, user: NasUser) -> str:
+def mint_access_token(state: EmulatedNas, user: NasUser) -> str:
     """An access token: ``sub`` (the id as a string), ``username``, ``role``, ``type``, ``exp``,
     ``iat``, in that order."""
     issued = int(state.clock())
@@ -40,7 +40,7 @@ def mint_access_token(state: NasState, user: NasUser) -> str:
     return jwt.encode(claims, state.jwt_secret, algorithm=ALGORITHM)
 
 
-def mint_refresh_token(state: NasState, user: NasUser, *, validity_days: int) -> str:
+def mint_refresh_token(state: EmulatedNas, user: NasUser, *, validity_days: int) -> str:
     """A refresh token (``sub``, ``jti``, ``type``, ``exp``, ``iat``) whose jti the NAS stores."""
     issued = int(state.clock())
     jti = str(uuid.uuid4())
@@ -56,7 +56,7 @@ def mint_refresh_token(state: NasState, user: NasUser, *, validity_days: int) ->
     return token
 
 
-def read_token(state: NasState, token: str, *, expected: TokenType) -> dict[str, Any]:
+def read_token(state: EmulatedNas, token: str, *, expected: TokenType) -> dict[str, Any]:
     """The claims of ``token`` if its signature, ``exp`` and ``type`` hold; else TokenError."""
     try:
         claims: dict[str, Any] = jwt.decode(
