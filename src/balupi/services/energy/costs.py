@@ -153,8 +153,9 @@ class CostReport:
     breakdown: list[CostBucket]
 
 
-class CostReporter:
-    """Costs per plug and in total for the local day, week, month or year holding a date."""
+class StoredReport:
+    """The base of the read-only reports (``CostReporter``, ``EnergySummary``): both read the
+    stored roll-ups through the local calendar up to the clock's now, and need nothing else."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], calendar: LocalCalendar, clock: Clock
@@ -162,6 +163,10 @@ class CostReporter:
         self._sessions = sessions
         self._calendar = calendar
         self._clock = clock
+
+
+class CostReporter(StoredReport):
+    """Costs per plug and in total for the local day, week, month or year holding a date."""
 
     async def report(
         self, period: Period, day: date | None = None, device_id: int | None = None

@@ -19,11 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Final
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from balupi.clock import Clock
-from balupi.services.energy.calendar import LocalCalendar, Period
-from balupi.services.energy.costs import CostLine
+from balupi.services.energy.calendar import Period
+from balupi.services.energy.costs import CostLine, StoredReport
 from balupi.services.energy.errors import WindowInvalid
 from balupi.services.energy.integration import MS_PER_HOUR, Rollup
 from balupi.services.energy.store import (
@@ -82,15 +79,8 @@ class Summary:
     total: Figures
 
 
-class EnergySummary:
+class EnergySummary(StoredReport):
     """Answers ``GET /api/energy/summary`` (see the module docstring)."""
-
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], calendar: LocalCalendar, clock: Clock
-    ) -> None:
-        self._sessions = sessions
-        self._calendar = calendar
-        self._clock = clock
 
     async def summary(self, days: int = 30, device_id: int | None = None) -> Summary:
         if not 1 <= days <= MAX_WINDOW_DAYS:
