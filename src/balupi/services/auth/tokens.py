@@ -10,29 +10,41 @@ Without the NAS's key the Pi can still mint a *Pi-only* token: signed with a key
 BaluPi's own ``SECRET_KEY``, with ``iss: balupi`` and ``type: pi_access`` so that nothing,
 the NAS included, can mistake it for a NAS access token.
 
-``exp`` is judged by the injected clock rather than PyJWT's wall clock, so tests move time
-instead of sleeping. ``peek`` reads claims *without* checking the signature: it serves only
-decisions that can reject (an expired or non-access token is invalid whoever signed it) and
-routing (which kind of token is this), never acceptance.
+``exp`` is judged by the injected clock rather than the wall clock, so tests move time instead
+of sleeping. The HS256 reading and writing itself is ``jwt.py``'s. ``peek`` reads claims
+*without* checking the signature: it serves only decisions that can reject (an expired or
+non-access token is invalid whoever signed it) and routing (which kind of token is this), never
+acceptance.
 """
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import hashlib
 import hmac
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
-
-import jwt
+from typing import TYPE_CHECKING, Any, Literal
 
 from balupi.clock import Clock
+from balupi.services.auth import jwt
+from balupi.services.auth.jwt import ALGORITHM, InvalidToken
 
-ALGORITHM = "HS256"
+if TYPE_CHECKING:
+    from balupi.config import Settings
+
+__all__ = [
+    "ALGORITHM",
+    "API_KEY_PREFIX",
+    "Claims",
+    "CredentialKind",
+    "InvalidToken",
+    "TokenSigner",
+    "classify",
+    "peek",
+    "token_digest",
+]
+
 API_KEY_PREFIX = "balu_"
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)  # BaluHost's ACCESS_TOKEN_EXPIRE_MINUTES default
 PI_ISSUER = "balupi"
@@ -48,10 +60,6 @@ class CredentialKind(enum.StrEnum):
     NAS_TOKEN = "nas_token"  # a JWT in the NAS's format (from the NAS, or the Pi with its key)
     PI_TOKEN = "pi_token"  # the Pi's own token: accepted by the Pi only
     API_KEY = "api_key"  # ``balu_…``: only the NAS knows its keys
-
-
-class InvalidToken(Exception):
-    """The token is not an intact, unexpired token of the expected type."""
 
 
 @dataclass(frozen=True)
@@ -119,10 +127,9 @@ def token_digest(token: str) -> str:
 def peek(token: str) -> Claims | None:
     """The claims of a JWT **without** checking its signature; None if it is no JWT at all."""
     try:
-        raw = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
+        return Claims(jwt.decode_unverified(token))
+    except InvalidToken:
         return None
-    return Claims(raw) if isinstance(raw, dict) else None
 
 
 def classify(token: str) -> CredentialKind | None:
@@ -151,6 +158,16 @@ class TokenSigner:
         self._nas_secret = nas_secret
         self._pi_key = _derive_pi_key(signing_key)
 
+    @classmethod
+    def from_settings(cls, settings: Settings, clock: Clock) -> TokenSigner:
+        """The signer every part of BaluPi uses: the NAS's key if configured, BaluPi's own."""
+        secret = settings.nas_jwt_secret
+        return cls(
+            clock,
+            nas_secret=secret.get_secret_value() if secret is not None else None,
+            signing_key=settings.signing_key,
+        )
+
     @property
     def knows_nas_secret(self) -> bool:
         return self._nas_secret is not None
@@ -170,23 +187,13 @@ class TokenSigner:
         return claims
 
     def _verify(self, token: str, key: str | bytes, *, expected_type: str) -> Claims:
-        try:
-            with _nas_key_length_tolerated():
-                raw = jwt.decode(
-                    token,
-                    key,
-                    algorithms=[ALGORITHM],
-                    # exp is checked below against the injected clock; BaluHost ignores iat.
-                    options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub"]},
-                )
-        except jwt.PyJWTError as exc:
-            raise InvalidToken(str(exc)) from exc
-        claims = Claims(raw)
+        now = self._clock.now()
+        claims = Claims(jwt.decode(token, key, now=now.timestamp(), require=("exp", "sub")))
         if claims.type != expected_type:
             raise InvalidToken(f"not a {expected_type} token")
         if claims.sub is None:
             raise InvalidToken("no subject")
-        if claims.expired(self._clock.now()):
+        if claims.expired(now):  # jwt.decode judged exp already; this keeps Claims' rule
             raise InvalidToken("expired")
         return claims
 
@@ -210,8 +217,7 @@ class TokenSigner:
             "exp": issued + int(ACCESS_TOKEN_LIFETIME.total_seconds()),
             "iat": issued,
         }
-        with _nas_key_length_tolerated():
-            return jwt.encode(claims, self._nas_secret, algorithm=ALGORITHM)
+        return jwt.encode(claims, self._nas_secret)
 
     def mint_pi_access(self, *, user_id: str, username: str, role: str) -> str:
         """A token only this Pi accepts: the NAS's claims plus ``iss``, with its own ``type``."""
@@ -225,13 +231,4 @@ class TokenSigner:
             "exp": issued + int(ACCESS_TOKEN_LIFETIME.total_seconds()),
             "iat": issued,
         }
-        return jwt.encode(claims, self._pi_key, algorithm=ALGORITHM)
-
-
-@contextlib.contextmanager
-def _nas_key_length_tolerated() -> Iterator[None]:
-    """The NAS's key is the NAS's choice (its dev default is 17 bytes): PyJWT's warning about
-    short keys would tell the Pi's operator nothing they can act on, so it is silenced here."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jwt.InsecureKeyLengthWarning)
-        yield
+        return jwt.encode(claims, self._pi_key)
