@@ -160,11 +160,12 @@ class TokenSigner:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock) -> TokenSigner:
-        """The signer every part of BaluPi uses: the NAS's key if configured, BaluPi's own."""
+        """The signer every part of BaluPi uses: the NAS's key if configured (an empty one counts
+        as none, as everywhere else), and BaluPi's own key for Pi-only tokens."""
         secret = settings.nas_jwt_secret
         return cls(
             clock,
-            nas_secret=secret.get_secret_value() if secret is not None else None,
+            nas_secret=secret.get_secret_value() if secret else None,
             signing_key=settings.signing_key,
         )
 

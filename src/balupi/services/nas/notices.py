@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import anyio
 
 from balupi.clock import Clock, utc_iso
+from balupi.config import MIN_SECRET_LENGTH as MIN_SECRET_LENGTH  # app, doctor use it
 from balupi.durable import replace_atomically
 from balupi.errors import BaluPiError
 from balupi.logs import get_logger
@@ -59,7 +60,6 @@ SIGNATURE_HEADER = "X-Balupi-Signature"
 FRESHNESS_SECONDS = 300  # ±5 minutes: NAS and Pi clocks both follow NTP, but not to the second
 MAX_NOTICE_BYTES = 256 * 1024  # BaluHost says "~50 KB max" for its snapshot
 REPLAY_CAPACITY = 1024  # only verified notices enter; the NAS sends two per boot cycle
-MIN_SECRET_LENGTH = 32  # BaluHost refuses shorter secrets in its admin API
 # BaluHost's snapshot is four levels deep; far deeper bodies would overflow Python's stack
 # wherever the snapshot is walked (stored, cleaned of NaN, served).
 MAX_NOTICE_DEPTH = 64

@@ -131,13 +131,9 @@ def sleep_probe(
     settings: Settings, clock: Clock, sessions: async_sessionmaker[AsyncSession]
 ) -> SleepProbe | None:
     """The link's probe when the NAS's signing key is configured; None without it."""
-    if settings.nas_jwt_secret is None:
+    if not settings.nas_jwt_secret:  # unset or empty: the signer would know no NAS key
         return None
-    signer = TokenSigner(
-        clock,
-        nas_secret=settings.nas_jwt_secret.get_secret_value(),
-        signing_key=settings.signing_key,
-    )
+    signer = TokenSigner.from_settings(settings, clock)
     return SleepProbe(
         sessions,
         lambda user_id, username, role: signer.mint_nas_access(

@@ -70,8 +70,7 @@ async def start_uploads(
         log.info("pushes interrupted by a restart will be checked first", entries=interrupted)
     copies = LocalCopies(local_files)
     copies.serve(await queue.pending_files(), clock.now())
-    nas_secret = settings.nas_jwt_secret.get_secret_value() if settings.nas_jwt_secret else None
-    signer = TokenSigner(clock, nas_secret=nas_secret, signing_key=settings.signing_key)
+    signer = TokenSigner.from_settings(settings, clock)
     tokens = OwnerTokens(sessions, signer, clock)
     policies = FolderPolicies(settings.data_dir / "sync-policies.json")
     conflicts = Conflicts(sessions, clock, policies.policy_for)
