@@ -79,7 +79,33 @@ class TapoDevice(CreatedUpdatedMixin, Base):
     daily_done_until: Mapped[date | None]
 
 
-class EnergySample(Base):
+class PlugSeries:
+    """A plug's rows keyed by (device, time): the key's first column and the ``WITHOUT ROWID``
+    storage the module docstring explains. Each table adds its time column as the key's second
+    (``sort_order`` keeps ``device_id`` first, so the key stays (device, time))."""
+
+    __table_args__: Any = (WITHOUT_ROWID,)
+
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("tapo_devices.id", ondelete="CASCADE"), primary_key=True, sort_order=-1
+    )
+
+
+class RollupFigures(PlugSeries):
+    """What an hourly and a daily roll-up both hold for their span (see ``EnergyHourly``):
+    one set of columns, so the two tables cannot drift apart."""
+
+    energy_mwh: Mapped[int]
+    counter_wh: Mapped[int | None]
+    avg_power_mw: Mapped[int]
+    min_power_mw: Mapped[int]
+    max_power_mw: Mapped[int]
+    sample_count: Mapped[int]
+    covered_seconds: Mapped[int]
+    cost_micros: Mapped[int | None]
+
+
+class EnergySample(PlugSeries, Base):
     """One reading of one plug (every 30 s; kept 7 days).
 
     ``today_wh`` and ``month_wh`` are the plug's counters as read; they reset at the plug's
@@ -88,11 +114,7 @@ class EnergySample(Base):
     """
 
     __tablename__ = "energy_samples"
-    __table_args__ = (WITHOUT_ROWID,)
 
-    device_id: Mapped[int] = mapped_column(
-        ForeignKey("tapo_devices.id", ondelete="CASCADE"), primary_key=True
-    )
     ts: Mapped[datetime] = mapped_column(primary_key=True)
     power_mw: Mapped[int]
     voltage_mv: Mapped[int | None]
@@ -101,7 +123,7 @@ class EnergySample(Base):
     month_wh: Mapped[int | None]
 
 
-class EnergyHourly(Base):
+class EnergyHourly(RollupFigures, Base):
     """One closed UTC hour of one plug (kept a year).
 
     ``energy_mwh`` integrates power over the time the samples cover (``covered_seconds``; gaps
@@ -110,43 +132,19 @@ class EnergyHourly(Base):
     """
 
     __tablename__ = "energy_hourly"
-    __table_args__ = (WITHOUT_ROWID,)
 
-    device_id: Mapped[int] = mapped_column(
-        ForeignKey("tapo_devices.id", ondelete="CASCADE"), primary_key=True
-    )
     hour_start: Mapped[datetime] = mapped_column(primary_key=True)
-    energy_mwh: Mapped[int]
-    counter_wh: Mapped[int | None]
-    avg_power_mw: Mapped[int]
-    min_power_mw: Mapped[int]
-    max_power_mw: Mapped[int]
-    sample_count: Mapped[int]
-    covered_seconds: Mapped[int]
-    cost_micros: Mapped[int | None]
 
 
-class EnergyDaily(Base):
+class EnergyDaily(RollupFigures, Base):
     """One local calendar day of one plug (kept forever), in the configured ``TIMEZONE``.
 
     A local day has 23, 24 or 25 hours; ``covered_seconds`` says how much of it had data.
     """
 
     __tablename__ = "energy_daily"
-    __table_args__ = (WITHOUT_ROWID,)
 
-    device_id: Mapped[int] = mapped_column(
-        ForeignKey("tapo_devices.id", ondelete="CASCADE"), primary_key=True
-    )
     day: Mapped[date] = mapped_column(primary_key=True)
-    energy_mwh: Mapped[int]
-    counter_wh: Mapped[int | None]
-    avg_power_mw: Mapped[int]
-    min_power_mw: Mapped[int]
-    max_power_mw: Mapped[int]
-    sample_count: Mapped[int]
-    covered_seconds: Mapped[int]
-    cost_micros: Mapped[int | None]
 
 
 class EnergyPrice(Base):
