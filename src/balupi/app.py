@@ -21,25 +21,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from balupi import __version__
 from balupi.api.connection import ConnectionDropMiddleware
 from balupi.api.errors import install_error_handlers
+from balupi.api.main import include_routers
 from balupi.api.middleware import RequestContextMiddleware
-from balupi.api.routes import (
-    auth,
-    downloads,
-    energy,
-    energy_live,
-    files,
-    handshake,
-    health,
-    nas,
-    passthrough,
-    resumable,
-    sync,
-    system,
-    tapo,
-    uploads,
-    web,
-)
-from balupi.api.routes import cache as cache_routes
 from balupi.clock import Clock, SystemClock
 from balupi.config import Settings, check_data_dir
 from balupi.db.engine import create_engine, create_sessionmaker
@@ -128,22 +111,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(health.router)
-    app.include_router(auth.router)
-    app.include_router(system.router)
-    app.include_router(nas.router)
-    app.include_router(tapo.router)
-    app.include_router(energy_live.router)
-    app.include_router(energy.router)
-    app.include_router(handshake.router)
-    app.include_router(uploads.router)
-    app.include_router(resumable.router)
-    app.include_router(sync.router)
-    app.include_router(downloads.router)
-    app.include_router(cache_routes.router)
-    app.include_router(files.router)  # after routers with more specific /api/files paths
-    app.include_router(passthrough.router)  # last: the catch-all for every other /api path
-    app.include_router(web.router)  # the dashboard: every path outside /api
+    include_routers(app)
     return app
 
 

@@ -1,5 +1,7 @@
 """FastAPI dependencies: how routes reach the services of the running app.
 
+Each route takes only the services it uses (``EnergyDep``, ``CacheDep`` …), never the whole
+container: its signature then says what it touches, and a test can override one service.
 All are ``async def``: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop
 per dependency per request that these one-line lookups do not need.
 """
@@ -12,9 +14,17 @@ from fastapi import Depends, Request
 
 from balupi.errors import PermissionDenied
 from balupi.services.auth import AuthenticatedUser, AuthService
+from balupi.services.cache import FileCache
+from balupi.services.cache.thumbnails import Thumbnails
 from balupi.services.container import Services
+from balupi.services.energy import EnergyService
+from balupi.services.files.service import FileServices
+from balupi.services.nas.notices import LifecycleNotices
+from balupi.services.nas.panel import NasPanel
 from balupi.services.system import SystemMonitor
 from balupi.services.tapo import TapoService
+from balupi.services.uploads.desk import SyncDesk
+from balupi.services.uploads.service import Uploads
 
 
 async def get_services(request: Request) -> Services:
@@ -72,3 +82,68 @@ async def get_tapo(services: ServicesDep) -> TapoService:
 
 
 TapoDep = Annotated[TapoService, Depends(get_tapo)]
+
+
+async def get_energy(services: ServicesDep) -> EnergyService:
+    return services.energy
+
+
+EnergyDep = Annotated[EnergyService, Depends(get_energy)]
+
+
+async def get_cache(services: ServicesDep) -> FileCache:
+    return services.cache
+
+
+CacheDep = Annotated[FileCache, Depends(get_cache)]
+
+
+async def get_thumbnails(services: ServicesDep) -> Thumbnails:
+    return services.thumbnails
+
+
+ThumbnailsDep = Annotated[Thumbnails, Depends(get_thumbnails)]
+
+
+async def get_files(services: ServicesDep) -> FileServices:
+    return services.files
+
+
+FilesDep = Annotated[FileServices, Depends(get_files)]
+
+
+async def get_uploads(services: ServicesDep) -> Uploads:
+    return services.uploads
+
+
+UploadsDep = Annotated[Uploads, Depends(get_uploads)]
+
+
+async def get_lifecycle_notices(services: ServicesDep) -> LifecycleNotices:
+    return services.nas_notices
+
+
+NoticesDep = Annotated[LifecycleNotices, Depends(get_lifecycle_notices)]
+
+
+async def get_nas_panel(services: ServicesDep) -> NasPanel:
+    """The NAS's state, history and Wake-on-LAN as ``/api/nas`` reports them (built per request:
+    a view over the link, the waker and the gate, which the container keeps)."""
+    return NasPanel(
+        services.nas_link,
+        services.nas_waker,
+        services.clock,
+        services.settings.zone,
+        services.nas_gate,
+    )
+
+
+NasPanelDep = Annotated[NasPanel, Depends(get_nas_panel)]
+
+
+async def get_sync_desk(services: ServicesDep) -> SyncDesk:
+    """The sync calls' decisions (NAS awake?, folder copies, conflicts), built per request."""
+    return SyncDesk(services.uploads, services.nas_link, services.sessions, services.clock)
+
+
+SyncDeskDep = Annotated[SyncDesk, Depends(get_sync_desk)]

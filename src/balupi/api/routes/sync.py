@@ -17,27 +17,27 @@ from __future__ import annotations
 
 import uuid
 from typing import Any, TypeVar
-from urllib.parse import quote
 
-import httpx
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError, field_validator
 
-from balupi.api.deps import AdminUser, CurrentUser, ServicesDep
-from balupi.api.routes.passthrough import NasStreamResponse, forward_request, get_passthrough
-from balupi.db.models import NasState
-from balupi.services.auth import AuthenticatedUser
-from balupi.services.uploads.conflicts import (
-    ConflictNotFound,
-    ConflictPolicy,
-    Resolution,
-    conflict_public,
-    list_conflicts,
-    resolve_conflict,
+from balupi.api.deps import AdminUser, CurrentUser, SyncDeskDep, UploadsDep
+from balupi.api.routes.passthrough import NasStreamResponse, PassThroughDep, forward_request
+from balupi.api.schemas.sync import (
+    ChangesPublic,
+    ConflictPublic,
+    ConflictsPublic,
+    FolderReportPublic,
+    MobileFoldersPublic,
+    PoliciesPublic,
+    PreflightPublic,
+    RegistrationPublic,
+    SyncStatusPublic,
 )
+from balupi.services.uploads.conflicts import ConflictNotFound, ConflictPolicy, Resolution
+from balupi.services.uploads.desk import NasFolders
 from balupi.services.uploads.folder_report import FolderReport
-from balupi.services.uploads.sync_status import sync_status
 
 router = APIRouter(tags=["sync"])
 T = TypeVar("T")
@@ -65,126 +65,95 @@ async def _parse(request: Request, adapter: TypeAdapter[T]) -> T:
         ) from exc
 
 
-def _scope(user: AuthenticatedUser) -> str | None:
-    """Whose data ``user`` may see: their own (their id), or everyone's (None) for an admin."""
-    return None if user.is_admin else user.id
-
-
-def _json_array(response: httpx.Response) -> list[Any] | None:
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    return body if isinstance(body, list) else None
-
-
-def _nas_awake(services: ServicesDep) -> bool:
-    return services.nas_link.configured and services.nas_link.state is NasState.ONLINE
-
-
-async def _forward(request: Request, services: ServicesDep) -> Response:
-    passthrough = await get_passthrough(services)
+async def _forward(request: Request, passthrough: PassThroughDep) -> Response:
     return NasStreamResponse(await passthrough.open(forward_request(request)))
 
 
 @router.get("/api/sync/preflight")
-async def preflight(user: CurrentUser) -> dict[str, Any]:
-    return {
-        "sync_allowed": True,
-        "current_sleep_state": "awake",
-        "sleep_schedule": None,
-        "next_sleep_at": None,
-        "next_wake_at": None,
-        "block_reason": None,
-    }
+async def preflight(user: CurrentUser) -> PreflightPublic:
+    return PreflightPublic(
+        sync_allowed=True,
+        current_sleep_state="awake",
+        sleep_schedule=None,
+        next_sleep_at=None,
+        next_wake_at=None,
+        block_reason=None,
+    )
 
 
 @router.post("/api/sync/changes")
-async def changes(user: CurrentUser) -> dict[str, Any]:
-    return {"to_download": [], "to_delete": [], "conflicts": [], "change_token": str(uuid.uuid4())}
+async def changes(user: CurrentUser) -> ChangesPublic:
+    return ChangesPublic(to_download=[], to_delete=[], conflicts=[], change_token=str(uuid.uuid4()))
 
 
-@router.post("/api/sync/register-desktop")
-async def register_desktop(request: Request, user: CurrentUser, services: ServicesDep) -> Response:
-    if _nas_awake(services):
-        return await _forward(request, services)
-    body = await _parse(request, _REGISTRATION)
-    return JSONResponse(
-        {
-            "device_id": body.device_id,
-            "device_name": body.device_name,
-            "status": "registered",
-            "change_token": None,
-        }
-    )
-
-
-@router.post("/api/sync/report-folders")
-async def report_folders(request: Request, user: CurrentUser, services: ServicesDep) -> Response:
-    if _nas_awake(services):
-        return await _forward(request, services)
-    body = await _parse(request, _REPORT)
-    return JSONResponse({"accepted": len(body.folders), "deactivated": 0})
-
-
-@router.get("/api/mobile/sync/folders/{device_id}")
-async def mobile_folders(device_id: str, user: CurrentUser, services: ServicesDep) -> Response:
-    folders = services.uploads.mobile_folders
-    if await folders.owned_by_another(device_id, _scope(user)):
-        raise HTTPException(status_code=404, detail="Device not found")
-    if _nas_awake(services):
-        response = await services.nas_link.client.request(
-            "GET",
-            f"/api/mobile/sync/folders/{quote(device_id, safe='')}",
-            headers={"Authorization": f"Bearer {user.token}"},
-        )
-        if response.status_code == 200:
-            await folders.remember(device_id, _json_array(response), owner=_scope(user))
-        elif response.status_code in (403, 404):  # a NAS that scopes devices said "not yours"
-            await folders.refused(device_id, user.id)
-        return Response(response.content, response.status_code, media_type="application/json")
-    copy = await folders.folders(device_id, _scope(user))
-    if copy is None:  # unknown, or not the caller's: the same answer (BaluHost's, for a device)
-        raise HTTPException(status_code=404, detail="Device not found")
-    return JSONResponse(copy)
-
-
-@router.put("/api/mobile/sync/folders/{folder_id}")
-async def update_mobile_folder(
-    folder_id: str, request: Request, user: CurrentUser, services: ServicesDep
+@router.post("/api/sync/register-desktop", response_model=RegistrationPublic)
+async def register_desktop(
+    request: Request, user: CurrentUser, desk: SyncDeskDep, passthrough: PassThroughDep
 ) -> Response:
-    if await services.uploads.mobile_folders.folder_owned_by_another(folder_id, _scope(user)):
-        raise HTTPException(status_code=404, detail="Folder not found")
-    if _nas_awake(services):
-        return await _forward(request, services)
-    changes = await _parse(request, _FOLDER_CHANGES)
-    folder = await services.uploads.mobile_folders.update_offline(
-        user.id, folder_id, changes, scope=_scope(user)
+    if desk.nas_awake():
+        return await _forward(request, passthrough)
+    body = await _parse(request, _REGISTRATION)
+    answer = RegistrationPublic(
+        device_id=body.device_id,
+        device_name=body.device_name,
+        status="registered",
+        change_token=None,
     )
+    return JSONResponse(answer.model_dump())
+
+
+@router.post("/api/sync/report-folders", response_model=FolderReportPublic)
+async def report_folders(
+    request: Request, user: CurrentUser, desk: SyncDeskDep, passthrough: PassThroughDep
+) -> Response:
+    if desk.nas_awake():
+        return await _forward(request, passthrough)
+    body = await _parse(request, _REPORT)
+    return JSONResponse(FolderReportPublic(accepted=len(body.folders), deactivated=0).model_dump())
+
+
+@router.get("/api/mobile/sync/folders/{device_id}", response_model=MobileFoldersPublic)
+async def mobile_folders(device_id: str, user: CurrentUser, desk: SyncDeskDep) -> Response:
+    """The NAS's answer while it is awake, else the Pi's copy; another user's device is "not
+    found", as an unknown one (BaluHost's answer for a device)."""
+    folders = await desk.mobile_folders(device_id, user)
+    if folders is None:
+        raise HTTPException(status_code=404, detail="Device not found")
+    if isinstance(folders, NasFolders):
+        return Response(folders.content, folders.status_code, media_type="application/json")
+    return JSONResponse(folders)
+
+
+@router.put("/api/mobile/sync/folders/{folder_id}", response_model=dict[str, Any])
+async def update_mobile_folder(
+    folder_id: str,
+    request: Request,
+    user: CurrentUser,
+    desk: SyncDeskDep,
+    passthrough: PassThroughDep,
+) -> Response:
+    if await desk.folder_hidden(folder_id, user):
+        raise HTTPException(status_code=404, detail="Folder not found")
+    if desk.nas_awake():
+        return await _forward(request, passthrough)
+    changes = await _parse(request, _FOLDER_CHANGES)
+    folder = await desk.update_folder_offline(folder_id, changes, user)
     if folder is None:
         raise HTTPException(status_code=404, detail="Folder not found")
-    await services.uploads.accepted(user.id, user.token)
     return JSONResponse(folder)
 
 
 @router.get("/api/files/sync/status")
-async def files_sync_status(user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
+async def files_sync_status(user: CurrentUser, desk: SyncDeskDep) -> SyncStatusPublic:
     """Counts for the whole queue; the entries listed are the caller's own (admins: all)."""
-    return await sync_status(
-        services.uploads.queue,
-        services.sessions,
-        services.clock,
-        owner_id=_scope(user),
-        worker=services.uploads.worker,
-    )
+    return SyncStatusPublic.model_validate(await desk.status(user))
 
 
 @router.get("/api/sync/conflicts")
 async def conflicts(
-    user: CurrentUser, services: ServicesDep, open_only: bool = False
-) -> dict[str, Any]:
-    rows = await list_conflicts(services.sessions, owner_id=_scope(user), open_only=open_only)
-    return {"conflicts": [conflict_public(row) for row in rows]}
+    user: CurrentUser, desk: SyncDeskDep, open_only: bool = False
+) -> ConflictsPublic:
+    return ConflictsPublic.model_validate({"conflicts": await desk.conflicts(user, open_only)})
 
 
 class ResolveBody(BaseModel):
@@ -193,22 +162,12 @@ class ResolveBody(BaseModel):
 
 @router.post("/api/sync/conflicts/{conflict_id}/resolve")
 async def resolve(
-    conflict_id: int, body: ResolveBody, user: CurrentUser, services: ServicesDep
-) -> dict[str, Any]:
+    conflict_id: int, body: ResolveBody, user: CurrentUser, desk: SyncDeskDep
+) -> ConflictPublic:
     try:
-        conflict, released = await resolve_conflict(
-            services.sessions,
-            services.clock,
-            conflict_id,
-            body.resolution,
-            owner_id=_scope(user),
-        )
+        return ConflictPublic.model_validate(await desk.resolve(conflict_id, body.resolution, user))
     except ConflictNotFound as exc:
         raise HTTPException(status_code=404, detail="Open conflict not found") from exc
-    if released is not None:
-        await services.uploads.copies.release([released])
-    services.uploads.worker.kick()
-    return conflict_public(conflict)
 
 
 class PolicyBody(BaseModel):
@@ -227,12 +186,12 @@ class PolicyBody(BaseModel):
 
 
 @router.get("/api/sync/policies")
-async def policies(user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
-    current = await services.uploads.policies.all()
-    return {"default": ConflictPolicy.SERVER_WINS.value, "folders": current}
+async def policies(user: CurrentUser, uploads: UploadsDep) -> PoliciesPublic:
+    current = await uploads.policies.all()
+    return PoliciesPublic(default=ConflictPolicy.SERVER_WINS.value, folders=current)
 
 
 @router.put("/api/sync/policies")
-async def set_policy(body: PolicyBody, user: AdminUser, services: ServicesDep) -> dict[str, Any]:
-    current = await services.uploads.policies.set(body.folder, body.policy)
-    return {"default": ConflictPolicy.SERVER_WINS.value, "folders": current}
+async def set_policy(body: PolicyBody, user: AdminUser, uploads: UploadsDep) -> PoliciesPublic:
+    current = await uploads.policies.set(body.folder, body.policy)
+    return PoliciesPublic(default=ConflictPolicy.SERVER_WINS.value, folders=current)

@@ -34,6 +34,19 @@ class TransitionRecord:
     evidence: str | None
 
 
+@dataclass(frozen=True)
+class HistoryWindow:
+    """The transitions between ``start`` and ``end`` (the first one listed is the one in force at
+    ``start``, perhaps older, so the state at every instant is known) and the time awake and
+    asleep in the window, summed as ``/api/nas/status``'s ``today``."""
+
+    start: datetime
+    end: datetime
+    awake: timedelta
+    asleep: timedelta
+    transitions: list[TransitionRecord]
+
+
 class LinkHistory:
     """Reads and writes the ``servers`` row of the NAS and its ``nas_transitions``."""
 
@@ -101,6 +114,12 @@ class LinkHistory:
             ).all()
         rows = ([before] if before is not None else []) + list(after)
         return [TransitionRecord(r.at, r.from_state, r.to_state, r.evidence) for r in rows]
+
+    async def window(self, start: datetime, end: datetime) -> HistoryWindow:
+        """What ``GET /api/nas/history`` reports for ``start`` .. ``end``."""
+        records = [r for r in await self.transitions_since(start) if r.at <= end]
+        totals = time_by_state(records, start, end)
+        return HistoryWindow(start, end, totals["awake"], totals["asleep"], records)
 
     def _require_server(self) -> int:
         if self._server_id is None:
