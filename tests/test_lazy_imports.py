@@ -1,7 +1,7 @@
 """What a configuration does not use is not imported (issue 14): each costs a Pi megabytes of
 memory and seconds of start-up. A fresh interpreter starts the app with no plugs, mDNS off and
-a database already at head; python-kasa, Pillow, zeroconf and Alembic must then still be
-unloaded, and each must load once it is needed.
+a database already at head and no configuration file; python-kasa, Pillow, zeroconf, Alembic
+and PyYAML must then still be unloaded, and each must load once it is needed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 from balupi.db.engine import default_database_url
 from balupi.db.migrate import head_revision, sqlite_at_head, upgrade_to, upgrade_to_head
 
-LAZY = ("kasa", "PIL", "zeroconf", "alembic")
+LAZY = ("kasa", "PIL", "zeroconf", "alembic", "yaml")
 
 _CHILD = textwrap.dedent(
     """
@@ -64,6 +64,12 @@ _CHILD = textwrap.dedent(
     from balupi.db.migrate import upgrade_to_head
 
     upgrade_to_head(f"sqlite+aiosqlite:///{{data / 'new.db'}}")  # a migration is pending
+    import os
+    from balupi.config import load_settings
+
+    (data / "balupi.yaml").write_text("log_level: INFO\\n")
+    os.environ["BALUPI_CONFIG"] = str(data / "balupi.yaml")
+    load_settings()  # a configuration file is read
     print(json.dumps({{"started": started, "used": loaded()}}))
     """
 ).format(lazy=LAZY)
