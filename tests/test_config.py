@@ -134,8 +134,19 @@ def test_bad_values_name_their_variable(
 def test_data_dir_is_created_with_its_parts(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "new")
     check_data_dir(settings)
-    for part in ("cache", "uploads", "thumbnails", "logs"):
+    for part in ("cache", "uploads", "cache/thumbnails", "logs"):
         assert (tmp_path / "new" / part).is_dir()
+    assert not (tmp_path / "new" / "thumbnails").exists()
+
+
+def test_the_empty_thumbnails_folder_of_earlier_versions_goes(tmp_path: Path) -> None:
+    (tmp_path / "thumbnails").mkdir()
+    check_data_dir(Settings(data_dir=tmp_path))
+    assert not (tmp_path / "thumbnails").exists()
+    (tmp_path / "thumbnails").mkdir()
+    (tmp_path / "thumbnails" / "mine.jpg").write_bytes(b"not BaluPi's")
+    check_data_dir(Settings(data_dir=tmp_path))
+    assert (tmp_path / "thumbnails" / "mine.jpg").exists()  # never deletes what it didn't make
 
 
 def test_unwritable_data_dir_is_a_config_error(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ whose message is one line naming the variable, so a bad start says what to fix a
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -39,6 +40,9 @@ KNOWN_DEFAULT_SECRETS = frozenset(
     {"change-me", "change-me-in-prod", "changeme", "secret", "development-secret-key"}
 )
 DEVELOPMENT_SECRET = "development-secret-key"
+# DATA_DIR/thumbnails: made by earlier BaluPis and never written (thumbnails live in the cache,
+# ``Settings.thumbnails_dir``); ``check_data_dir`` removes it while it is empty.
+LEGACY_THUMBNAILS = "thumbnails"
 _MAC = re.compile(r"^([0-9a-f]{2})([:-]?)[0-9a-f]{2}(\2[0-9a-f]{2}){4}$", re.IGNORECASE)
 
 
@@ -305,7 +309,9 @@ class Settings(BaseSettings):
 
     @property
     def thumbnails_dir(self) -> Path:
-        return self.data_dir / "thumbnails"
+        """Thumbnails live in the cache: rendered from cached files, rebuilt when missing.
+        The one place that names their folder (``check_data_dir`` and the thumbnailer use it)."""
+        return self.cache_dir / "thumbnails"
 
     @property
     def logs_dir(self) -> Path:
@@ -383,6 +389,8 @@ def check_data_dir(settings: Settings) -> None:
     try:
         for directory in directories:
             directory.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # the empty DATA_DIR/thumbnails older BaluPis made
+            (settings.data_dir / LEGACY_THUMBNAILS).rmdir()
         probe = settings.data_dir / ".write-test"
         probe.write_bytes(b"ok")
         probe.unlink()

@@ -18,8 +18,6 @@ from balupi.services.cache.thumbnails import Thumbnails
 from balupi.services.nas.link import NasLink
 from balupi.services.nas.wake import NasWaker
 
-THUMBNAILS = "thumbnails"  # under DATA_DIR/cache
-
 
 async def start_cache(
     settings: Settings,
@@ -47,6 +45,6 @@ async def start_cache(
     )
     await cache.start()
     stack.push_async_callback(cache.stop)
-    thumbnails = Thumbnails(cache, settings.cache_dir / THUMBNAILS)
+    thumbnails = Thumbnails(cache, settings.thumbnails_dir)
     await thumbnails.start()
     return cache, thumbnails
