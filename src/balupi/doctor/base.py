@@ -8,6 +8,7 @@ import httpx
 
 from balupi.config import Settings
 from balupi.doctor.findings import DoctorOptions
+from balupi.doctor.sleep import SleepView
 
 
 class DoctorBase:
@@ -22,6 +23,7 @@ class DoctorBase:
         self._nas_token: str | None = None
         self._nas_error: str | None = None
         self._login_throttled = False
+        self._sleep = SleepView(None)  # what the NAS check learnt of the NAS's sleep
 
     def _problem(self, variable: str) -> str | None:
         """The configuration problem naming ``BALUPI_<variable>``, if there is one."""

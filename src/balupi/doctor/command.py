@@ -33,8 +33,8 @@ async def run_doctor(args: argparse.Namespace) -> int:
     print(
         f"BaluPi doctor {__version__}. "
         + (
-            "It contacts the NAS (an explicit admin action: a request may wake a "
-            "soft-sleeping NAS) and every plug."
+            "It contacts the NAS (an explicit admin action; it leaves a NAS it knows asleep "
+            "alone, else a request may wake a soft-sleeping NAS) and every plug."
             if options.contact_nas
             else "The NAS is left alone (--no-nas); it contacts every plug."
         ),

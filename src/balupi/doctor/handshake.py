@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from balupi.config import MIN_SECRET_LENGTH
 from balupi.doctor.base import DoctorBase
 from balupi.doctor.findings import Finding, Parts, Status
 from balupi.doctor.helpers import (
@@ -11,7 +12,6 @@ from balupi.doctor.helpers import (
 )
 from balupi.errors import NasUnreachable
 from balupi.services.nas.client import NasClient
-from balupi.services.nas.notices import MIN_SECRET_LENGTH
 
 
 class HandshakeChecks(DoctorBase):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import httpx
@@ -13,11 +14,20 @@ from balupi.doctor.helpers import (
     as_int,
     json_object,
 )
+from balupi.doctor.sleep import sleep_view
 from balupi.errors import NasUnreachable
 from balupi.services.auth.tokens import InvalidToken, TokenSigner
 from balupi.services.nas.client import NasClient
 
 NAS_API_VERSION = 1  # the BaluHost API version this BaluPi speaks (docs/compat/nas-api.md §0)
+MAY_HAVE_WOKEN = (
+    "GET /api/health may have woken it if it slept (without BALUPI_NAS_JWT_SECRET, and with no "
+    "running BaluPi to ask, nothing told whether it slept)"
+)
+TOKEN_TAKEN = (
+    "the NAS answered its sleep status to a token signed with BALUPI_NAS_JWT_SECRET: "
+    "NAS_JWT_SECRET matches"
+)
 
 
 class NasChecks(DoctorBase):
@@ -40,6 +50,9 @@ class NasChecks(DoctorBase):
             return [Finding("nas", Status.SKIP, "--no-nas: the NAS was not contacted")]
         async with NasClient(url, timeout=httpx.Timeout(self.options.timeout)) as client:
             try:
+                self._sleep = await sleep_view(self.settings, client, self.options.timeout)
+                if self._sleep.asleep:
+                    return [self._asleep(url)]
                 response = await client.request("GET", "/api/health")
             except NasUnreachable as exc:
                 self._nas_error = f"not reachable at {url} ({exc})"
@@ -55,7 +68,19 @@ class NasChecks(DoctorBase):
             self._health, self._health_received = response, datetime.now(UTC)
             if response.status_code == 200 and self.options.nas_user and self.options.nas_password:
                 await self._login(client)
-        return [self._judge_health(url, response)]
+        finding = self._judge_health(url, response)
+        if self._sleep.asleep is None:
+            message = f"{finding.message}; {MAY_HAVE_WOKEN}"
+            finding = dataclasses.replace(finding, message=message)
+        return [finding]
+
+    def _asleep(self, url: str) -> Finding:
+        return Finding(
+            "nas",
+            Status.OK,
+            f"BaluHost at {url} sleeps ({self._sleep.source}); left asleep, so its API version "
+            "is not checked",
+        )
 
     def _judge_health(self, url: str, response: httpx.Response) -> Finding:
         try:
@@ -118,8 +143,14 @@ class NasChecks(DoctorBase):
                     "copy SECRET_KEY from BaluHost's .env into BALUPI_NAS_JWT_SECRET",
                 )
             ]
+        if self._sleep.asleep:
+            if self._sleep.nas_took_token:
+                return [Finding("token", Status.OK, TOKEN_TAKEN)]
+            return [Finding("token", Status.SKIP, "the NAS sleeps: not woken for a login")]
         if self._health is None or self._health.status_code != 200:
             return [Finding("token", Status.SKIP, "the NAS was not reached")]
+        if not self.options.nas_user and self._sleep.nas_took_token:
+            return [Finding("token", Status.OK, TOKEN_TAKEN)]
         if not self.options.nas_user:
             return [
                 Finding(
@@ -149,9 +180,7 @@ class NasChecks(DoctorBase):
                     "check --nas-user / --nas-password",
                 )
             ]
-        signer = TokenSigner(
-            SystemClock(), nas_secret=secret.get_secret_value(), signing_key="doctor"
-        )
+        signer = TokenSigner.from_settings(self.settings, SystemClock())
         try:
             claims = signer.verify_nas(self._nas_token, expected="access")
         except InvalidToken as exc:
