@@ -34,6 +34,7 @@ from balupi.services.energy.store import (
     list_devices,
     tariff_currency,
 )
+from balupi.types import DeviceId
 
 # mWh -> kWh (1e6) times seconds per hour (3600): the divisor of energy x weight.
 COST_DIVISOR: Final = 3_600_000_000
@@ -169,7 +170,7 @@ class CostReporter(StoredReport):
     """Costs per plug and in total for the local day, week, month or year holding a date."""
 
     async def report(
-        self, period: Period, day: date | None = None, device_id: int | None = None
+        self, period: Period, day: date | None = None, device_id: DeviceId | None = None
     ) -> CostReport:
         """The report for ``period`` holding ``day`` (default: today, local).
 

@@ -30,6 +30,7 @@ from balupi.services.energy.store import (
     peak_power,
     tariff_currency,
 )
+from balupi.types import DeviceId
 
 MAX_WINDOW_DAYS: Final = 365
 SECONDS_PER_DAY: Final = 86400
@@ -82,7 +83,7 @@ class Summary:
 class EnergySummary(StoredReport):
     """Answers ``GET /api/energy/summary`` (see the module docstring)."""
 
-    async def summary(self, days: int = 30, device_id: int | None = None) -> Summary:
+    async def summary(self, days: int = 30, device_id: DeviceId | None = None) -> Summary:
         if not 1 <= days <= MAX_WINDOW_DAYS:
             raise WindowInvalid(f"days must lie between 1 and {MAX_WINDOW_DAYS}")
         calendar = self._calendar

@@ -49,6 +49,7 @@ from balupi.services.energy.store import (
 from balupi.sim.energy.link import LinkTrace, store_link_history
 from balupi.sim.energy.loads import GENERIC_LOADS, ROLE_LOADS, demo_tariffs
 from balupi.sim.energy.plug import PlugSimulator
+from balupi.types import DeviceId
 
 CHUNK_DAYS: Final = 7
 
@@ -233,7 +234,7 @@ def _tail(pending: list[Reading], edge: float) -> list[Reading]:
 
 
 async def _earliest_data(
-    session: AsyncSession, day_start: Callable[[date], datetime], device_id: int
+    session: AsyncSession, day_start: Callable[[date], datetime], device_id: DeviceId
 ) -> datetime | None:
     """The first instant the plug has any stored reading or roll-up for."""
     sample = await session.scalar(

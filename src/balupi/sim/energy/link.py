@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from balupi.db.models import NasState, NasTransition, Server
 from balupi.services.energy.integration import Reading
 from balupi.services.nas.power import PowerThresholds
+from balupi.types import Milliwatts, Watts
 
 # The NAS plug's default standby threshold: at or above it the NAS is running.
-AWAKE_FROM_MW: Final = round(PowerThresholds().standby_below_w * 1000)
+AWAKE_FROM_MW: Final[Milliwatts] = round(PowerThresholds().standby_below_w * 1000)
 LINK_EVIDENCE: Final = "demo history: the NAS plug drew"
 
 
@@ -28,7 +29,7 @@ LINK_EVIDENCE: Final = "demo history: the NAS plug drew"
 class LinkTrace:
     """The NAS link's states that the NAS plug's readings imply, in time order."""
 
-    transitions: list[tuple[datetime, NasState, float]] = field(default_factory=list)
+    transitions: list[tuple[datetime, NasState, Watts]] = field(default_factory=list)
 
     def feed(self, readings: Iterable[Reading]) -> None:
         for reading in readings:

@@ -15,6 +15,7 @@ from typing import Final
 
 from balupi.db.models import DeviceRole
 from balupi.services.energy.tariffs import TariffDraft
+from balupi.types import Watts
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,14 +23,14 @@ class Step:
     """From ``second`` of the local day on, the load draws ``watts`` (give or take ``noise``)."""
 
     second: int
-    watts: float
-    noise: float = 0.0
+    watts: Watts
+    noise: Watts = 0.0
 
 
 DayPlan = Callable[[date, random.Random], list[Step]]
 
 
-def _at(hours: float, watts: float, noise: float = 0.0) -> Step:
+def _at(hours: float, watts: Watts, noise: Watts = 0.0) -> Step:
     return Step(round(hours * 3600), watts, noise)
 
 
