@@ -24,6 +24,7 @@ from balupi.services.nas.panel import NasPanel
 from balupi.services.system import SystemMonitor
 from balupi.services.tapo import TapoService
 from balupi.services.uploads.desk import SyncDesk
+from balupi.services.uploads.intake import UploadDesk
 from balupi.services.uploads.service import Uploads
 
 
@@ -147,3 +148,11 @@ async def get_sync_desk(services: ServicesDep) -> SyncDesk:
 
 
 SyncDeskDep = Annotated[SyncDesk, Depends(get_sync_desk)]
+
+
+async def get_upload_desk(services: ServicesDep) -> UploadDesk:
+    """The upload routes' one call each (permissions, sessions, what follows an upload)."""
+    return UploadDesk(services.uploads, services.files)
+
+
+UploadDeskDep = Annotated[UploadDesk, Depends(get_upload_desk)]

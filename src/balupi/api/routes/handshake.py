@@ -13,11 +13,17 @@ token, as on the upstream Pi (the snapshot lists the NAS's user names).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 
-from balupi.api.deps import CurrentUser, ServicesDep
+from balupi.api.deps import CurrentUser, NoticesDep
+from balupi.api.params import content_length
+from balupi.api.schemas.handshake import (
+    ComingOnlinePublic,
+    GoingOfflinePublic,
+    HandshakeStatusPublic,
+)
 from balupi.services.nas.notices import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -33,39 +39,32 @@ from balupi.services.nas.notices import (
 router = APIRouter(prefix="/api/handshake", tags=["handshake"])
 
 
-async def get_lifecycle_notices(services: ServicesDep) -> LifecycleNotices:
-    return services.nas_notices
-
-
-NoticesDep = Annotated[LifecycleNotices, Depends(get_lifecycle_notices)]
-
-
 @router.post("/nas-coming-online")
-async def nas_coming_online(request: Request, notices: NoticesDep) -> dict[str, Any]:
+async def nas_coming_online(request: Request, notices: NoticesDep) -> ComingOnlinePublic:
     receipt = await _receive(request, notices, NoticeKind.COMING_ONLINE)
-    return {
-        "acknowledged": True,
-        "nas_state": receipt.nas_state,
-        "inbox_flushed": False,
-        "files_transferred": 0,
-        "dns_switched": False,
-    }
+    return ComingOnlinePublic(
+        acknowledged=True,
+        nas_state=receipt.nas_state,
+        inbox_flushed=False,
+        files_transferred=0,
+        dns_switched=False,
+    )
 
 
 @router.post("/nas-going-offline")
-async def nas_going_offline(request: Request, notices: NoticesDep) -> dict[str, Any]:
+async def nas_going_offline(request: Request, notices: NoticesDep) -> GoingOfflinePublic:
     receipt = await _receive(request, notices, NoticeKind.GOING_OFFLINE)
-    return {
-        "acknowledged": True,
-        "nas_state": receipt.nas_state,
-        "snapshot_stored": receipt.snapshot_stored,
-        "dns_switched": False,
-    }
+    return GoingOfflinePublic(
+        acknowledged=True,
+        nas_state=receipt.nas_state,
+        snapshot_stored=receipt.snapshot_stored,
+        dns_switched=False,
+    )
 
 
 @router.get("/status")
-async def handshake_status(notices: NoticesDep, user: CurrentUser) -> dict[str, Any]:
-    return notices.status().as_dict()
+async def handshake_status(notices: NoticesDep, user: CurrentUser) -> HandshakeStatusPublic:
+    return HandshakeStatusPublic.model_validate(notices.status().as_dict())
 
 
 @router.get("/snapshot")
@@ -85,7 +84,7 @@ async def _receive(request: Request, notices: LifecycleNotices, kind: NoticeKind
             timestamp=request.headers.get(TIMESTAMP_HEADER),
             signature=request.headers.get(SIGNATURE_HEADER),
             body=request.stream(),
-            declared_length=_content_length(request),
+            declared_length=content_length(request),
         )
     except NoticesDisabled as exc:
         raise HTTPException(503, str(exc)) from None
@@ -95,8 +94,3 @@ async def _receive(request: Request, notices: LifecycleNotices, kind: NoticeKind
         raise HTTPException(401, str(exc)) from None
     except NoticeMalformed as exc:
         raise HTTPException(422, str(exc)) from None
-
-
-def _content_length(request: Request) -> int | None:
-    value = request.headers.get("content-length")
-    return int(value) if value is not None and value.isdigit() else None

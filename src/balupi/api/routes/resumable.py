@@ -11,20 +11,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-import mimetypes
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
-from balupi.api.deps import CurrentUser, ServicesDep
-from balupi.clock import utc_iso
-from balupi.errors import AccessDenied
-from balupi.services.files.paths import Viewer, join, normalize_path, parent_of, require_storable
+from balupi.api.deps import CurrentUser, UploadDeskDep
+from balupi.api.schemas.uploads import (
+    ChunkedCompletePublic,
+    ChunkedInitPublic,
+    ChunkedStatusPublic,
+    ChunkReceivedPublic,
+    MessagePublic,
+)
+from balupi.services.files.paths import join, normalize_path, require_storable
+from balupi.services.uploads.intake import UploadDesk
 from balupi.services.uploads.resumable import (
     CHUNK_SIZE_HINT,
-    ChunkDigest,
-    ResumableUploads,
     SessionRecord,
     UploadSessionError,
 )
@@ -37,19 +40,6 @@ TUS_EXTENSIONS = "creation,creation-with-upload,checksum,expiration,termination"
 TUS_MAX_SIZE = 64 * 1024**3
 
 
-def _target_for(user: CurrentUser, folder: str, filename: str) -> str:
-    viewer = Viewer(user.username, user.is_admin)
-    target = require_storable(join(normalize_path(folder), safe_filename(filename)))
-    viewer.require(parent_of(target))
-    if not user.is_admin and "/" not in target:
-        raise AccessDenied()
-    return target
-
-
-def _sessions(services: ServicesDep) -> ResumableUploads:
-    return services.uploads.resumable
-
-
 # -- BaluHost's chunked trio ------------------------------------------------------------------
 class ChunkedInit(BaseModel):
     filename: str
@@ -59,33 +49,20 @@ class ChunkedInit(BaseModel):
 
 @router.post("/upload/chunked/init")
 async def chunked_init(
-    body: ChunkedInit, user: CurrentUser, services: ServicesDep
-) -> dict[str, Any]:
-    target = _target_for(user, body.target_path, body.filename)
-    record = await _sessions(services).create(
-        owner_id=user.id,
-        owner_name=user.username,
-        target_path=target,
-        total_size=body.total_size,
-        mime_type=mimetypes.guess_type(target)[0],
-    )
-    return {"upload_id": record.id, "chunk_size": CHUNK_SIZE_HINT}
+    body: ChunkedInit, user: CurrentUser, desk: UploadDeskDep
+) -> ChunkedInitPublic:
+    target = require_storable(join(normalize_path(body.target_path), safe_filename(body.filename)))
+    record = await desk.open_session(user, target, body.total_size)
+    return ChunkedInitPublic(upload_id=record.id, chunk_size=CHUNK_SIZE_HINT)
 
 
 @router.get("/upload/chunked/{upload_id}")
 async def chunked_status(
-    upload_id: str, user: CurrentUser, services: ServicesDep
-) -> dict[str, Any]:
+    upload_id: str, user: CurrentUser, desk: UploadDeskDep
+) -> ChunkedStatusPublic:
     """Where a dropped upload stands: send chunk ``next_chunk_index`` from ``received_bytes``."""
-    record = await _sessions(services).get(upload_id, user.id)
-    return {
-        "upload_id": record.id,
-        "path": record.target_path,
-        "total_size": record.total_size,
-        "received_bytes": record.received,
-        "next_chunk_index": record.next_chunk,
-        "expires_at": utc_iso(_sessions(services).expires_at(record)),
-    }
+    record = await desk.session(upload_id, user)
+    return ChunkedStatusPublic.of(record, desk.expires_at(record))
 
 
 @router.post("/upload/chunked/{upload_id}/chunk")
@@ -93,38 +70,26 @@ async def chunked_chunk(
     upload_id: str,
     request: Request,
     user: CurrentUser,
-    services: ServicesDep,
+    desk: UploadDeskDep,
     chunk_index: int = Query(...),
-) -> dict[str, Any]:
-    sessions = _sessions(services)
-    async with sessions.lock(upload_id):
-        record = await sessions.get(upload_id, user.id)
-        if chunk_index != record.next_chunk:
-            raise UploadSessionError(400, f"Expected chunk {record.next_chunk}, got {chunk_index}")
-        record = await sessions.append(
-            record, record.received, request.stream(), chunk_index=chunk_index
-        )
-    return {"received_bytes": record.received}
+) -> ChunkReceivedPublic:
+    record = await desk.append_chunk(upload_id, chunk_index, request.stream(), user)
+    return ChunkReceivedPublic(received_bytes=record.received)
 
 
 @router.post("/upload/chunked/{upload_id}/complete")
 async def chunked_complete(
-    upload_id: str, user: CurrentUser, services: ServicesDep
-) -> dict[str, Any]:
-    sessions = _sessions(services)
-    async with sessions.lock(upload_id):
-        record = await sessions.get(upload_id, user.id)
-        await sessions.finish(record)
-    await services.uploads.accepted(user.id, user.token)
-    return {"path": record.target_path, "size": record.received}
+    upload_id: str, user: CurrentUser, desk: UploadDeskDep
+) -> ChunkedCompletePublic:
+    record = await desk.complete(upload_id, user)
+    return ChunkedCompletePublic(path=record.target_path, size=record.received)
 
 
 @router.delete("/upload/chunked/{upload_id}")
-async def chunked_abort(upload_id: str, user: CurrentUser, services: ServicesDep) -> dict[str, Any]:
+async def chunked_abort(upload_id: str, user: CurrentUser, desk: UploadDeskDep) -> MessagePublic:
     """Really aborts (on BaluHost this route is shadowed by the generic delete)."""
-    record = await _sessions(services).get(upload_id, user.id)
-    await _sessions(services).discard(record.id)
-    return {"message": "Upload aborted"}
+    await desk.abort(upload_id, user)
+    return MessagePublic(message="Upload aborted")
 
 
 # -- tus 1.0 ----------------------------------------------------------------------------------
@@ -153,8 +118,8 @@ def _check_version(request: Request) -> None:
         raise UploadSessionError(412, "Tus-Resumable 1.0.0 required")
 
 
-def _record_headers(sessions: ResumableUploads, record: SessionRecord) -> dict[str, str]:
-    expires = sessions.expires_at(record).strftime("%a, %d %b %Y %H:%M:%S GMT")
+def _record_headers(desk: UploadDesk, record: SessionRecord) -> dict[str, str]:
+    expires = desk.expires_at(record).strftime("%a, %d %b %Y %H:%M:%S GMT")
     return _tus_headers(
         **{
             "Upload-Offset": str(record.received),
@@ -164,99 +129,88 @@ def _record_headers(sessions: ResumableUploads, record: SessionRecord) -> dict[s
     )
 
 
-@router.options("/tus")
-async def tus_options() -> Response:
-    return Response(
-        status_code=204,
-        headers={
-            "Tus-Resumable": TUS_VERSION,
-            "Tus-Version": TUS_VERSION,
-            "Tus-Extension": TUS_EXTENSIONS,
-            "Tus-Max-Size": str(TUS_MAX_SIZE),
-            "Tus-Checksum-Algorithm": "sha1,sha256",
-        },
-    )
-
-
-@router.post("/tus")
-async def tus_create(request: Request, user: CurrentUser, services: ServicesDep) -> Response:
-    """Creation: ``Upload-Length`` and ``Upload-Metadata`` (``filename``, and ``path``: a folder,
-    or the full file path by BaluHost's dot heuristic); a body makes it creation-with-upload."""
-    _check_version(request)
+def _length(request: Request) -> int:
+    """``Upload-Length``: required (no deferred length), at most ``TUS_MAX_SIZE``."""
     length = request.headers.get("upload-length", "")
     if not length.isdigit():
         raise UploadSessionError(400, "Upload-Length required (deferred length is not supported)")
     if int(length) > TUS_MAX_SIZE:
         raise UploadSessionError(413, "Upload-Length exceeds Tus-Max-Size")
-    metadata = _metadata(request.headers.get("upload-metadata"))
-    viewer = Viewer(user.username, user.is_admin)
-    target = upload_target(metadata.get("path"), None, metadata.get("filename", ""))
-    viewer.require(parent_of(target))
-    if not user.is_admin and "/" not in target:
-        raise AccessDenied()
-    sessions = _sessions(services)
-    record = await sessions.create(
-        owner_id=user.id,
-        owner_name=user.username,
-        target_path=target,
-        total_size=int(length),
-        mime_type=metadata.get("filetype") or mimetypes.guess_type(target)[0],
-    )
-    if request.headers.get("content-type") == "application/offset+octet-stream":
-        record = await _tus_write(sessions, record, request, 0, services, user)
-    headers = _record_headers(sessions, record)
-    headers["Location"] = f"/api/files/tus/{record.id}"
-    return Response(status_code=201, headers=headers)
+    return int(length)
 
 
-@router.head("/tus/{upload_id}")
-async def tus_head(
-    upload_id: str, request: Request, user: CurrentUser, services: ServicesDep
-) -> Response:
-    sessions = _sessions(services)
-    record = await sessions.get(upload_id, user.id)
-    return Response(status_code=200, headers=_record_headers(sessions, record))
-
-
-@router.patch("/tus/{upload_id}")
-async def tus_patch(
-    upload_id: str, request: Request, user: CurrentUser, services: ServicesDep
-) -> Response:
+def _offset(request: Request) -> int:
+    """A PATCH's ``Upload-Offset``, after its version and content type are checked."""
     _check_version(request)
     if request.headers.get("content-type") != "application/offset+octet-stream":
         raise UploadSessionError(415, "Content-Type must be application/offset+octet-stream")
     offset = request.headers.get("upload-offset", "")
     if not offset.isdigit():
         raise UploadSessionError(400, "Upload-Offset required")
-    sessions = _sessions(services)
-    async with sessions.lock(upload_id):
-        record = await sessions.get(upload_id, user.id)
-        record = await _tus_write(sessions, record, request, int(offset), services, user)
-    return Response(status_code=204, headers=_record_headers(sessions, record))
+    return int(offset)
 
 
-@router.delete("/tus/{upload_id}")
-async def tus_delete(
-    upload_id: str, request: Request, user: CurrentUser, services: ServicesDep
+def _documented(status: int, description: str, *headers: str) -> dict[int | str, dict[str, Any]]:
+    """An OpenAPI answer without a body (tus speaks in headers)."""
+    named = {name: {"schema": {"type": "string"}} for name in ("Tus-Resumable", *headers)}
+    return {status: {"description": description, "headers": named}}
+
+
+_SESSION_HEADERS = ("Upload-Offset", "Upload-Length", "Upload-Expires")
+_OPTIONS_HEADERS = {
+    "Tus-Resumable": TUS_VERSION,
+    "Tus-Version": TUS_VERSION,
+    "Tus-Extension": TUS_EXTENSIONS,
+    "Tus-Max-Size": str(TUS_MAX_SIZE),
+    "Tus-Checksum-Algorithm": "sha1,sha256",
+}
+_OPTIONS_DOC = _documented(204, "What this server speaks", *list(_OPTIONS_HEADERS)[1:])
+_CREATE_DOC = _documented(201, "Created; Location names the session", "Location", *_SESSION_HEADERS)
+_HEAD_DOC = _documented(200, "Where the session stands", *_SESSION_HEADERS)
+_PATCH_DOC = _documented(204, "Written; Upload-Offset is the new offset", *_SESSION_HEADERS)
+_DELETE_DOC = _documented(204, "Terminated")
+
+
+@router.options("/tus", status_code=204, response_class=Response, responses=_OPTIONS_DOC)
+async def tus_options() -> Response:
+    return Response(status_code=204, headers=_OPTIONS_HEADERS)
+
+
+@router.post("/tus", status_code=201, response_class=Response, responses=_CREATE_DOC)
+async def tus_create(request: Request, user: CurrentUser, desk: UploadDeskDep) -> Response:
+    """Creation: ``Upload-Length`` and ``Upload-Metadata`` (``filename``, and ``path``: a folder,
+    or the full file path by BaluHost's dot heuristic); a body makes it creation-with-upload."""
+    _check_version(request)
+    length = _length(request)
+    metadata = _metadata(request.headers.get("upload-metadata"))
+    target = upload_target(metadata.get("path"), None, metadata.get("filename", ""))
+    record = await desk.open_session(user, target, length, metadata.get("filetype"))
+    if request.headers.get("content-type") == "application/offset+octet-stream":
+        record = await desk.write(
+            record, 0, request.stream(), user, request.headers.get("upload-checksum")
+        )
+    headers = {**_record_headers(desk, record), "Location": f"/api/files/tus/{record.id}"}
+    return Response(status_code=201, headers=headers)
+
+
+@router.head("/tus/{upload_id}", response_class=Response, responses=_HEAD_DOC)
+async def tus_head(upload_id: str, user: CurrentUser, desk: UploadDeskDep) -> Response:
+    record = await desk.session(upload_id, user)
+    return Response(status_code=200, headers=_record_headers(desk, record))
+
+
+@router.patch("/tus/{upload_id}", status_code=204, response_class=Response, responses=_PATCH_DOC)
+async def tus_patch(
+    upload_id: str, request: Request, user: CurrentUser, desk: UploadDeskDep
 ) -> Response:
-    sessions = _sessions(services)
-    record = await sessions.get(upload_id, user.id)
-    await sessions.discard(record.id)
+    offset = _offset(request)
+    record = await desk.write_at(
+        upload_id, offset, request.stream(), user, request.headers.get("upload-checksum")
+    )
+    return Response(status_code=204, headers=_record_headers(desk, record))
+
+
+@router.delete("/tus/{upload_id}", status_code=204, response_class=Response, responses=_DELETE_DOC)
+async def tus_delete(upload_id: str, user: CurrentUser, desk: UploadDeskDep) -> Response:
+    await desk.abort(upload_id, user)
     return Response(status_code=204, headers=_tus_headers())
-
-
-async def _tus_write(
-    sessions: ResumableUploads,
-    record: SessionRecord,
-    request: Request,
-    offset: int,
-    services: ServicesDep,
-    user: CurrentUser,
-) -> SessionRecord:
-    checksum = request.headers.get("upload-checksum")
-    digest = ChunkDigest.parse(checksum) if checksum else None
-    record = await sessions.append(record, offset, request.stream(), digest=digest)
-    if record.complete:
-        await sessions.finish(record)
-        await services.uploads.accepted(user.id, user.token)
-    return record
