@@ -137,7 +137,7 @@ async def household(tmp_path: Path, settings: Settings) -> AsyncIterator[Househo
         ):
             services: Services = app.state.services
             assert await services.nas_link.wait_online(5), "the Pi never saw the NAS"
-            await services.nas_link.stop()  # its probes are not what this measures
+            await services.nas_link.aclose()  # its probes are not what this measures
             home = FilesHome(clock, nas, services, pi)
             await _seed(home)
             household = Household(home, [])

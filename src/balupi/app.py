@@ -11,12 +11,13 @@ import gc
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
 import anyio
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from balupi import __version__
 from balupi.api.connection import ConnectionDropMiddleware
@@ -29,10 +30,13 @@ from balupi.db.engine import create_engine, create_sessionmaker
 from balupi.db.migrate import upgrade_to_head
 from balupi.db.models import NasState
 from balupi.logs import get_logger
+from balupi.schedule import Scheduler
 from balupi.services.auth import AuthPolicy, AuthService, TokenCache, UserRoster, UserStore
 from balupi.services.backup import schedule_backups
+from balupi.services.cache import FileCache
 from balupi.services.cache.sources import ListedFiles
 from balupi.services.cache.startup import start_cache
+from balupi.services.cache.thumbnails import Thumbnails
 from balupi.services.cache.warming import CacheWarmer, WarmSettings
 from balupi.services.container import Services
 from balupi.services.energy import EnergyService
@@ -62,12 +66,14 @@ from balupi.services.nas.probe import sleep_probe
 from balupi.services.nas.quiet import QuietBudget
 from balupi.services.nas.wake import NasWaker, WakeTarget
 from balupi.services.system import SystemMonitor
+from balupi.services.tapo import TapoService
 from balupi.services.tapo.startup import schedule_tapo_jobs, start_tapo
 from balupi.services.uploads.ingest import checksums_from
 from balupi.services.uploads.offline import PendingChanges
 from balupi.services.uploads.pull import FolderRevalidator, PullSettings
-from balupi.services.uploads.service import start_uploads
+from balupi.services.uploads.service import Uploads, start_uploads
 from balupi.services.watchdog import Watchdog
+from balupi.tasks import TaskOwner
 
 log = get_logger(__name__)
 
@@ -115,14 +121,92 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     return app
 
 
+@dataclass(frozen=True)
+class _Nas:
+    """The NAS side of start-up: the link and what talks to the NAS through it."""
+
+    gate: RequestGate | None  # None without BALUPI_NAS_URL: nothing is sent anywhere
+    link: NasLink
+    waker: NasWaker
+    notices: LifecycleNotices
+    quiet: QuietBudget  # optional requests to the NAS share it
+
+
+@dataclass(frozen=True)
+class _Files:
+    """The file side of start-up: metadata, cache, uploads and the listing service."""
+
+    cache: FileCache
+    thumbnails: Thumbnails
+    uploads: Uploads
+    files: FileServices
+    revalidator: FolderRevalidator
+
+
 async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStack) -> Services:
+    """Start-up as an ordered list of steps; ``stack`` closes what each opened, in reverse."""
+    tasks = TaskOwner("app")
+    stack.push_async_callback(tasks.aclose)  # if start-up fails half-way
+    engine, sessions = await _open_database(settings, stack)
+    nas = await _start_nas(settings, clock, sessions, stack)
+    auth = _build_auth(settings, clock, sessions, nas)
+    mdns = await _start_mdns(settings, stack, nas.link, nas.notices)
+    system_monitor = SystemMonitor(settings.data_dir, clock)
+    files = await _start_files(settings, clock, sessions, nas, stack)
+    tapo_service = await start_tapo(settings, sessions, nas.link, clock, stack)
+    energy_service = EnergyService(
+        sessions, clock, settings.zone, poll_seconds=settings.energy_poll_seconds
+    )
+    scheduler = Scheduler(tasks, clock, settings.zone)
+    with nas_purpose(Purpose.BACKGROUND):  # scheduled jobs: nobody waits, the NAS is not woken
+        _schedule_jobs(settings, clock, scheduler, system_monitor, files, tapo_service)
+        energy_service.schedule(scheduler)
+    _revalidate_after_wake(nas.link, scheduler, files.revalidator)
+    # First out on shutdown: no new background work, running tasks cancelled and awaited ...
+    stack.push_async_callback(tasks.aclose)
+    # ... but before them, a running roll-up batch is let finish.
+    stack.push_async_callback(energy_service.aclose)
+    return Services(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+        tasks=tasks,
+        scheduler=scheduler,
+        system=system_monitor,
+        nas_link=nas.link,
+        nas_gate=nas.gate,
+        nas_waker=nas.waker,
+        auth=auth,
+        nas_notices=nas.notices,
+        mdns=mdns,
+        uploads=files.uploads,
+        cache=files.cache,
+        thumbnails=files.thumbnails,
+        files=files.files,
+        tapo=tapo_service,
+        energy=energy_service,
+    )
+
+
+async def _open_database(
+    settings: Settings, stack: AsyncExitStack
+) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+    """The data directory checked, the schema migrated, and the engine (disposed last)."""
     await anyio.to_thread.run_sync(check_data_dir, settings)
     await anyio.to_thread.run_sync(upgrade_to_head, settings.resolved_database_url)
-
     engine = create_engine(settings.resolved_database_url)
     stack.push_async_callback(engine.dispose)
-    sessions = create_sessionmaker(engine)
+    return engine, create_sessionmaker(engine)
 
+
+async def _start_nas(
+    settings: Settings,
+    clock: Clock,
+    sessions: async_sessionmaker[AsyncSession],
+    stack: AsyncExitStack,
+) -> _Nas:
+    """The NAS client behind its request gate, the link watching it, the waker, the notices."""
     nas_client = None
     nas_gate = RequestGate(clock, limits=NAS_LIMITS) if settings.nas_url else None  # every request
     if settings.nas_url:
@@ -139,147 +223,149 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
     )
     if nas_gate is not None:
         nas_gate.follow(lambda: nas_link.state)
-    await nas_link.start()
-    stack.push_async_callback(nas_link.stop)
+    await stack.enter_async_context(nas_link)
     wake_target = (
         WakeTarget(settings.nas_mac, settings.wol_broadcast, settings.wol_port)
         if settings.nas_mac
         else None
     )
     nas_waker = NasWaker(nas_link, wake_target, clock)
-    nas_notices = await _start_notices(settings, clock, nas_link)
-    quiet = QuietBudget(clock, settings.nas_quiet_seconds)  # optional requests to the NAS
-    auth = AuthService(
+    notices = await _start_notices(settings, clock, nas_link)
+    quiet = QuietBudget(clock, settings.nas_quiet_seconds)
+    return _Nas(nas_gate, nas_link, nas_waker, notices, quiet)
+
+
+def _build_auth(
+    settings: Settings, clock: Clock, sessions: async_sessionmaker[AsyncSession], nas: _Nas
+) -> AuthService:
+    return AuthService(
         UserStore(sessions),
         TokenCache(sessions),
-        nas_link,
+        nas.link,
         clock,
         AuthPolicy.from_settings(settings),
-        waker=nas_waker,
-        roster=lambda: UserRoster.of(nas_notices.snapshot),
-        budget=quiet,
+        waker=nas.waker,
+        roster=lambda: UserRoster.of(nas.notices.snapshot),
+        budget=nas.quiet,
     )
-    mdns = await _start_mdns(settings, stack, nas_link, nas_notices)
 
-    system_monitor = SystemMonitor(settings.data_dir, clock)
+
+async def _start_files(
+    settings: Settings,
+    clock: Clock,
+    sessions: async_sessionmaker[AsyncSession],
+    nas: _Nas,
+    stack: AsyncExitStack,
+) -> _Files:
+    """Metadata, the cache, the upload queue and its worker, warming, and the file service."""
     file_metadata = MetadataStore(sessions, clock)
     file_access = FileAccess(file_metadata)
     cache, thumbnails = await start_cache(
         settings,
         sessions,
-        nas_link,
-        nas_waker,
+        nas.link,
+        nas.waker,
         clock,
         stack,
         listings=ListedFiles(file_metadata.entry),
         viewers=file_access,
     )
-    wake_policy = WakePolicy(
-        enabled=settings.wake_on_request, wait_seconds=settings.wake_wait_seconds
-    )
     with nas_purpose(Purpose.BACKGROUND):  # the sync worker's task: it never wakes the NAS
         uploads = await start_uploads(
             settings,
             sessions,
-            nas_link,
+            nas.link,
             clock,
             stack,
             known_checksum=checksums_from(file_metadata.entry),
             local_files=cache.local,
-            waker=nas_waker,
+            waker=nas.waker,
         )
+    await _start_warming(settings, clock, sessions, nas, cache, thumbnails, uploads, stack)
+    pending = PendingChanges(
+        uploads.queue,
+        file_metadata.entry,
+        is_online=lambda: nas.link.state is NasState.ONLINE,
+        on_queued=uploads.accepted,
+        copies=uploads.copies,
+    )
+    wake_policy = WakePolicy(
+        enabled=settings.wake_on_request, wait_seconds=settings.wake_wait_seconds
+    )
+    files_service = FileServices.create(
+        file_metadata,
+        file_access,
+        NasGate(nas.link, nas.waker, wake_policy),
+        clock,
+        cache_hooks=cache,
+        overlay=pending,
+        offline=pending,
+        fresh_for=timedelta(seconds=settings.listing_fresh_seconds),
+        budget=nas.quiet,
+    )
+    stack.push_async_callback(files_service.aclose)
+    uploads.worker.on_synced(files_service.pushed)
+    revalidator = FolderRevalidator(
+        sessions,
+        nas.link,
+        files_service.listing,
+        uploads.tokens,
+        clock,
+        PullSettings(min_age=timedelta(seconds=settings.listing_fresh_seconds)),
+    )
+    return _Files(cache, thumbnails, uploads, files_service, revalidator)
+
+
+async def _start_warming(
+    settings: Settings,
+    clock: Clock,
+    sessions: async_sessionmaker[AsyncSession],
+    nas: _Nas,
+    cache: FileCache,
+    thumbnails: Thumbnails,
+    uploads: Uploads,
+    stack: AsyncExitStack,
+) -> None:
+    """One warming burst of the cache after each wake of the NAS."""
     warmer = CacheWarmer(
         sessions,
-        nas_link,
+        nas.link,
         cache,
         thumbnails,
         uploads.tokens,
         clock,
         WarmSettings.from_settings(settings),
     )
-    warmer.attach()  # one burst after each wake of the NAS
-    stack.push_async_callback(warmer.stop)
-    pending = PendingChanges(
-        uploads.queue,
-        file_metadata.entry,
-        is_online=lambda: nas_link.state is NasState.ONLINE,
-        on_queued=uploads.accepted,
-        copies=uploads.copies,
-    )
-    files_service = FileServices.create(
-        file_metadata,
-        file_access,
-        NasGate(nas_link, nas_waker, wake_policy),
-        clock,
-        cache_hooks=cache,
-        overlay=pending,
-        offline=pending,
-        fresh_for=timedelta(seconds=settings.listing_fresh_seconds),
-        budget=quiet,
-    )
-    stack.push_async_callback(files_service.aclose)
-    uploads.worker.on_synced(files_service.pushed)
-    revalidator = FolderRevalidator(
-        sessions,
-        nas_link,
-        files_service.listing,
-        uploads.tokens,
-        clock,
-        PullSettings(min_age=timedelta(seconds=settings.listing_fresh_seconds)),
-    )
-    tapo_service = await start_tapo(settings, sessions, nas_link, clock, stack)
+    await stack.enter_async_context(warmer)
 
-    scheduler = AsyncIOScheduler(timezone=settings.zone)
-    scheduler.add_job(
-        system_monitor.sample_cpu_async,
-        "interval",
-        seconds=CPU_SAMPLE_SECONDS,
-        id="sample_cpu",
-        coalesce=True,
-        max_instances=1,
-    )
-    scheduler.add_job(
-        uploads.resumable.expire, "interval", hours=1, id="expire_upload_sessions", coalesce=True
-    )
 
-    def revalidate_after_wake(old: LinkSnapshot, new: LinkSnapshot) -> None:
-        """Browsed folders are listed again in one burst when the NAS comes online, never on
-        a timer: a periodic burst would keep a NAS that nobody uses awake (issue 12)."""
-        if new.state is NasState.ONLINE and old.state is not NasState.ONLINE:
-            scheduler.add_job(revalidator.run_once, id="revalidate_folders", replace_existing=True)
-
-    nas_link.add_listener(revalidate_after_wake)
+def _schedule_jobs(
+    settings: Settings,
+    clock: Clock,
+    scheduler: Scheduler,
+    system_monitor: SystemMonitor,
+    files: _Files,
+    tapo_service: TapoService,
+) -> None:
+    """The periodic and calendar jobs (the energy service adds its own)."""
+    scheduler.every(CPU_SAMPLE_SECONDS, system_monitor.sample_cpu_async, name="sample_cpu")
+    scheduler.every(3600, files.uploads.resumable.expire, name="expire_upload_sessions")
     schedule_tapo_jobs(scheduler, tapo_service)
-    energy_service = EnergyService(
-        sessions, clock, settings.zone, poll_seconds=settings.energy_poll_seconds
-    )
-    energy_service.schedule(scheduler)
     schedule_backups(scheduler, settings, clock)
-    with nas_purpose(Purpose.BACKGROUND):  # scheduled jobs: nobody waits, the NAS is not woken
-        scheduler.start()
-    stack.callback(scheduler.shutdown, wait=False)
-    stack.push_async_callback(energy_service.aclose)  # first out: lets a roll-up batch finish
 
-    return Services(
-        settings=settings,
-        clock=clock,
-        engine=engine,
-        sessions=sessions,
-        scheduler=scheduler,
-        system=system_monitor,
-        nas_link=nas_link,
-        nas_gate=nas_gate,
-        nas_waker=nas_waker,
-        auth=auth,
-        nas_notices=nas_notices,
-        mdns=mdns,
-        uploads=uploads,
-        cache=cache,
-        thumbnails=thumbnails,
-        files=files_service,
-        tapo=tapo_service,
-        energy=energy_service,
-    )
+
+def _revalidate_after_wake(
+    nas_link: NasLink, scheduler: Scheduler, revalidator: FolderRevalidator
+) -> None:
+    """Browsed folders are listed again in one burst when the NAS comes online, never on
+    a timer: a periodic burst would keep a NAS that nobody uses awake (issue 12)."""
+
+    def on_change(old: LinkSnapshot, new: LinkSnapshot) -> None:
+        if new.state is NasState.ONLINE and old.state is not NasState.ONLINE:
+            with nas_purpose(Purpose.BACKGROUND):
+                scheduler.run_soon(revalidator.run_once, name="revalidate_folders")
+
+    nas_link.add_listener(on_change)
 
 
 async def _start_notices(settings: Settings, clock: Clock, nas_link: NasLink) -> LifecycleNotices:

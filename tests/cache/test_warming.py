@@ -226,7 +226,7 @@ async def test_a_nas_that_falls_asleep_mid_fetch_stops_it_at_once(
 
     monkeypatch.setattr(BlobWriter, "write", held_write)
     warmer = _warmer(cache_home, 100 * MiB)
-    remove = warmer.attach()
+    await warmer.start()
     try:
         burst = asyncio.create_task(warmer.run_once())
         await eventually(writing.is_set)
@@ -236,8 +236,7 @@ async def test_a_nas_that_falls_asleep_mid_fetch_stops_it_at_once(
         report = await burst
     finally:
         release.set()
-        remove()
-        await warmer.stop()
+        await warmer.aclose()
 
     assert (report.files, report.stopped) == (0, STOPPED_ASLEEP)
     assert _cached(cache_home) == set()

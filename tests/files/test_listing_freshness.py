@@ -18,7 +18,7 @@ FRESH_SECONDS = 300  # the default LISTING_FRESH_SECONDS
 
 
 async def _quiet(home: FilesHome) -> FilesHome:
-    await home.services.nas_link.stop()
+    await home.services.nas_link.aclose()
     return home
 
 

@@ -80,4 +80,4 @@ async def running_link(
         await link.start()
         await eventually(lambda: link.state is reached)
         yield link
-        await link.stop()
+        await link.aclose()

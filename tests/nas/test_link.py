@@ -16,6 +16,7 @@ from balupi.services.nas.client import NasClient
 from balupi.services.nas.history import LinkHistory, TransitionRecord, time_by_state
 from balupi.services.nas.link import LinkSnapshot, LinkTiming, NasLink
 from balupi.services.nas.power import PowerClass, PowerThresholds
+from tests.clocks import RealSleepClock
 from tests.nas.conftest import FakeNas
 from tests.waiting import eventually
 
@@ -32,7 +33,7 @@ FAST = LinkTiming(
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock(datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
+    return RealSleepClock(datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ async def link(
         )
         await nas_link.start()
         yield nas_link
-        await nas_link.stop()
+        await nas_link.aclose()
 
 
 def test_power_thresholds_leave_no_gap() -> None:
@@ -145,13 +146,13 @@ async def test_a_restarted_pi_remembers_a_sleeping_nas_and_does_not_poll_it(
         await first.start()
         await eventually(lambda: first.state is NasState.ONLINE)
         await first.report_power(3.0)
-        await first.stop()
+        await first.aclose()
         counted = len(fake_nas.requests)
 
         second = NasLink(client, LinkHistory(sessions), clock, timing=FAST)
         await second.start()
         await asyncio.sleep(0.1)
-        await second.stop()
+        await second.aclose()
 
     assert second.state is NasState.SLEEPING
     assert len(fake_nas.requests) == counted
@@ -221,3 +222,20 @@ def test_time_by_state_splits_a_day() -> None:
 async def _force(link: NasLink, state: NasState) -> None:
     """Put the link into ``state`` through its own transition path (as evidence would)."""
     await link._transition(state, "test setup")
+
+
+async def test_the_health_loop_steps_on_manual_time(
+    sessions: async_sessionmaker[AsyncSession], fake_nas: FakeNas
+) -> None:
+    """On a ``ManualClock`` the loop checks again only when the test moves the clock on."""
+    clock = ManualClock(datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
+    client = NasClient("http://nas.test", transport=fake_nas.transport)
+    async with client, NasLink(client, LinkHistory(sessions), clock, timing=FAST) as link:
+        await eventually(lambda: link.state is NasState.ONLINE and clock.sleepers == 1)
+        checked = len(fake_nas.requests)
+        await asyncio.sleep(10 * FAST.health_interval)  # real time passes: no check
+        assert len(fake_nas.requests) == checked
+        for step in range(1, 4):
+            clock.advance(FAST.health_interval)
+            await eventually(lambda: clock.sleepers == 1)
+            assert len(fake_nas.requests) == checked + step

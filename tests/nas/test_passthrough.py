@@ -442,7 +442,7 @@ async def passthrough(
         await link.start()
         await eventually(lambda: link.state is NasState.ONLINE)
         yield NasPassThrough(link, NasWaker(link, None, clock), WakePolicy())
-        await link.stop()
+        await link.aclose()
 
 
 def forward(method: str, target: str, body: dict[str, str] | None) -> ForwardRequest:

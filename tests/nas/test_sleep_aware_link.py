@@ -98,7 +98,7 @@ async def linked(
             try:
                 yield Linked(nas, link, gate)
             finally:
-                await link.stop()
+                await link.aclose()
 
 
 async def test_the_nas_falls_asleep_with_the_link_probing_and_the_link_knows_within_a_minute(

@@ -98,7 +98,7 @@ async def nas_link(
     link = NasLink(None, LinkHistory(sessions), clock)
     await link.start()
     yield link
-    await link.stop()
+    await link.aclose()
 
 
 @pytest.fixture

@@ -276,7 +276,7 @@ async def test_background_pushes_do_not_wake_a_nas_that_fell_asleep_unseen(
     """The link has not yet seen the NAS fall asleep: the push goes, marked
     ``X-Sync-Trigger: auto``, and BaluHost serves it without waking (not a sync route)."""
     link = home.services.nas_link
-    await link.stop()  # the link's last word stays "online"
+    await link.aclose()  # the link's last word stays "online"
     assert home.nas.nas.sleep.enter_soft_sleep("test", SleepTrigger.MANUAL)
 
     await home.upload("maria/unseen.jpg", b"pushed in its sleep")

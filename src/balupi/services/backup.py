@@ -28,8 +28,6 @@ from datetime import datetime
 from pathlib import Path
 
 import anyio
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import make_url
 
 from balupi.clock import Clock
@@ -37,7 +35,9 @@ from balupi.config import Settings
 from balupi.db.engine import is_sqlite
 from balupi.db.migrate import MIGRATIONS_DIR, head_revision
 from balupi.durable import fsync_path
+from balupi.errors import BaluPiError
 from balupi.logs import get_logger
+from balupi.schedule import Scheduler
 
 log = get_logger(__name__)
 
@@ -52,16 +52,25 @@ STALE_PARTIAL_SECONDS = 24 * 3600
 _JOURNALS = ("-wal", "-journal")
 
 
-class BackupError(Exception):
-    """A backup or restore could not be done; the message says why and what to do."""
+class BackupError(BaluPiError):
+    """A backup or restore could not be done; the message says why and what to do.
+
+    The command line's error, so no HTTP status: one that reached a client would be a plain 500.
+    """
+
+    code = "backup_error"
 
 
 class DatabaseInUse(BackupError):
     """The database is open in another process (the service, most likely)."""
 
+    code = "database_in_use"
+
 
 class NotABaluPiDatabase(BackupError):
     """The file is damaged, not SQLite, or not a database this BaluPi can run."""
+
+    code = "not_a_balupi_database"
 
 
 def sqlite_path(database_url: str) -> Path:
@@ -319,22 +328,15 @@ class DatabaseBackups:
         except (BackupError, OSError) as exc:
             log.error("nightly database backup failed", error=str(exc))
 
-    def schedule(self, scheduler: AsyncIOScheduler, hour: int) -> None:
+    def schedule(self, scheduler: Scheduler, hour: int) -> None:
         """Run ``nightly`` at ``hour``:15 in the scheduler's time zone; nothing if ``keep`` is 0."""
         if self.keep <= 0:
             log.info("nightly database backups are off (BALUPI_BACKUP_KEEP=0)")
             return
-        scheduler.add_job(
-            self.nightly,
-            CronTrigger(hour=hour, minute=NIGHTLY_MINUTE),
-            id=NIGHTLY_JOB,
-            misfire_grace_time=3600,
-            coalesce=True,
-            max_instances=1,
-        )
+        scheduler.daily(hour, NIGHTLY_MINUTE, self.nightly, name=NIGHTLY_JOB)
 
 
-def schedule_backups(scheduler: AsyncIOScheduler, settings: Settings, clock: Clock) -> None:
+def schedule_backups(scheduler: Scheduler, settings: Settings, clock: Clock) -> None:
     """Add the nightly backup to the app's scheduler (SQLite only; other databases have their
     own tools)."""
     try:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from balupi.clock import Clock
 from balupi.config import Settings
+from balupi.schedule import Scheduler
 from balupi.services.auth import AuthService
 from balupi.services.cache import FileCache
 from balupi.services.cache.thumbnails import Thumbnails
@@ -22,6 +22,7 @@ from balupi.services.nas.wake import NasWaker
 from balupi.services.system import SystemMonitor
 from balupi.services.tapo import TapoService
 from balupi.services.uploads.service import Uploads
+from balupi.tasks import TaskOwner
 
 
 @dataclass
@@ -30,7 +31,8 @@ class Services:
     clock: Clock
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    scheduler: AsyncIOScheduler
+    tasks: TaskOwner  # background work nobody awaits: fills, revalidations, scheduled jobs
+    scheduler: Scheduler
     system: SystemMonitor
     nas_link: NasLink
     nas_gate: RequestGate | None  # None without BALUPI_NAS_URL: nothing is sent anywhere

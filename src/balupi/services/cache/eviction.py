@@ -15,7 +15,6 @@ the file only once it starts sending).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Callable
 
@@ -27,6 +26,7 @@ from balupi.services.cache.model import CacheTuning
 from balupi.services.cache.policy_api import EvictionPolicy
 from balupi.services.cache.stats import CacheCounters
 from balupi.services.cache.store import ContentStore
+from balupi.tasks import TaskOwner
 
 log = get_logger(__name__)
 
@@ -52,6 +52,7 @@ class Evictor:
         self._leases: Counter[str] = Counter()  # sha256 → responses reading the blob now
         self._doomed: set[str] = set()  # blobs to delete once their last reader is done
         self._lock = asyncio.Lock()
+        self._tasks = TaskOwner("cache-eviction")
         self._task: asyncio.Task[None] | None = None
         self._deletions: set[asyncio.Task[None]] = set()
         self.budget = tuning().max_bytes
@@ -89,7 +90,7 @@ class Evictor:
         """Start an eviction in the background if the store is above its high watermark."""
         over = self._catalog.stored_bytes > self.budget * self._tuning().high_watermark
         if over and (self._task is None or self._task.done()):
-            self._task = asyncio.create_task(self._evict_quietly(), name="cache-evict")
+            self._task = self._tasks.spawn(self._evict_quietly(), name="cache-evict")
 
     def protected(self) -> set[str]:
         reading = {p for sha in self._leases for p in self._catalog.paths_of(sha)}
@@ -150,10 +151,8 @@ class Evictor:
         """The content was stored again (a fill of identical bytes): no longer to be deleted."""
         self._doomed.discard(sha256)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def aclose(self) -> None:
+        """Stop an eviction in progress; deletions already handed to a thread are let finish."""
+        await self._tasks.aclose()
         if self._deletions:
             await asyncio.gather(*self._deletions, return_exceptions=True)

@@ -40,6 +40,7 @@ import httpx
 from balupi.errors import CacheError, NasRejected
 from balupi.logs import get_logger
 from balupi.services.cache.store import BlobWriter
+from balupi.tasks import TaskOwner, cancel_and_wait
 
 log = get_logger(__name__)
 
@@ -49,6 +50,10 @@ KiB = 1024
 # waiting, one being written): a lone fill gets 1 MiB pieces, four or more get 256 KiB each.
 FILL_BUDGET = 4 * 1024 * KiB
 WRITE_QUEUE = 2
+# Copies from the NAS at once: a Pi's SD card and link gain nothing from more, and each holds
+# memory (``FILL_BUDGET``). Further fills wait their turn with their request already answered.
+FILL = "cache-fill"
+FILL_LIMIT = 4
 PIECE_MIN, PIECE_MAX = 256 * KiB, 1024 * KiB
 READ_BYTES = 128 * KiB  # largest piece a reader without zero-copy takes from the temp file
 SPAN_MIN = 1024 * KiB  # a zero-copy reader sends at least this much at once (or the rest)
@@ -133,17 +138,23 @@ class Fill:
         expected_sha256: str | None,
         commit: Commit,
         finished: Callable[[Fill], None],
+        tasks: TaskOwner,
     ) -> None:
-        """Begin copying ``response`` (whose resources the fill now owns) into ``writer``."""
+        """Begin copying ``response`` (whose resources the fill now owns) into ``writer``.
+
+        The copy is a ``FILL`` task of ``tasks``: at most ``FILL_LIMIT`` copy at once, the others
+        wait their turn (their readers see the bytes once it comes)."""
         self._writer = writer
         self._read_fd = os.open(writer.path, os.O_RDONLY)
         self.size = size
         self.headers = headers
         self.state = FillState.COPYING
         self.outcome = Outcome.ATTACH
-        self._task = asyncio.create_task(
+        self._task = tasks.spawn(
             self._run(response, resources, expected_sha256, commit, finished),
             name=f"cache-fill {self.path}",
+            kind=FILL,
+            report_errors=False,  # a failed fill logs itself and fails its readers
         )
         self._opened.set()
 
@@ -204,9 +215,7 @@ class Fill:
     async def cancel(self) -> None:
         """Stop the copy (shutdown); its temp file is deleted, readers fail."""
         if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     async def wait(self) -> None:
         """Until the fill is complete (committed) or failed; ``FillFailed`` if it failed."""

@@ -33,6 +33,7 @@ from balupi.services.cache.policy_api import EvictionPolicy
 from balupi.services.cache.sources import ListingSource
 from balupi.services.cache.stats import CacheCounters
 from balupi.services.cache.store import ContentStore
+from balupi.tasks import TaskOwner
 
 JOIN_ATTEMPTS = 3  # a joiner whose leader gave up retries as leader, this often at most
 
@@ -56,7 +57,9 @@ class Filler:
         policy: EvictionPolicy,
         counters: CacheCounters,
         clock: Clock,
+        tasks: TaskOwner,
     ) -> None:
+        self._tasks = tasks
         self._store = store
         self._catalog = catalog
         self._evictor = evictor
@@ -136,6 +139,7 @@ class Filler:
                 expected_sha256=checksum,
                 commit=self._commit,
                 finished=self._finished,
+                tasks=self._tasks,
             )
         except BaseException:
             if fill.outcome is None:  # the leader itself failed or left: joiners retry

@@ -36,11 +36,12 @@ import anyio
 from balupi.clock import Clock
 from balupi.db.models import NasState
 from balupi.errors import AccessDenied, NasAsleep, NasRejected, NasUnreachable
+from balupi.lifecycle import Lifecycle
 from balupi.logs import get_logger
 from balupi.services.auth import AuthenticatedUser
 from balupi.services.cache.catalog import Catalog, Entry
 from balupi.services.cache.eviction import Evictor
-from balupi.services.cache.fetch import FillFailed
+from balupi.services.cache.fetch import FILL, FILL_LIMIT, FillFailed
 from balupi.services.cache.filling import Filler
 from balupi.services.cache.freshness import Freshness, Verdict
 from balupi.services.cache.local import LocalFile, LocalFiles
@@ -64,6 +65,7 @@ from balupi.services.cache.store import ContentStore
 from balupi.services.files.paths import Viewer, name_of, normalize_path
 from balupi.services.nas.link import NasLink
 from balupi.services.nas.wake import NasWaker
+from balupi.tasks import TaskOwner
 
 log = get_logger(__name__)
 
@@ -71,7 +73,7 @@ NOT_FOUND = "File not found"
 BACKGROUND_TRIGGERS = frozenset({"auto", "scheduled"})  # X-Sync-Trigger values that never wake
 
 
-class FileCache:
+class FileCache(Lifecycle):
     """The SSD cache of NAS files; ``start`` before use, ``stop`` at shutdown."""
 
     def __init__(
@@ -102,6 +104,7 @@ class FileCache:
         self._viewers = viewers
         self._dirty_bytes = dirty_bytes or self.local.dirty_bytes
         origin = NasOrigin(link)
+        self._owned_fills = TaskOwner("cache-fills", limits={FILL: FILL_LIMIT})
         self.evictor = Evictor(
             store, catalog, policy, self.counters, lambda: self.tuning, self._busy
         )
@@ -115,12 +118,12 @@ class FileCache:
             policy=policy,
             counters=self.counters,
             clock=clock,
+            tasks=self._owned_fills,
         )
-        self._loop_task: asyncio.Task[None] | None = None
         self._last_verify = clock.monotonic()
 
     # -- lifecycle -----------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def _open(self) -> None:
         """Prepare the store, load the catalog (dropping rows without bytes), prime the policy."""
         await anyio.to_thread.run_sync(self.store.prepare)
         present = await anyio.to_thread.run_sync(self.store.blobs)
@@ -139,17 +142,19 @@ class FileCache:
         for sha in orphans:  # bytes whose row was never written (a crash between the two)
             await anyio.to_thread.run_sync(self.store.delete, sha)
         await self.evictor.refresh_budget()
-        self._loop_task = asyncio.create_task(self._background(), name="cache-background")
+        self._spawn(self._background(), name="cache-background")
         log.info("cache ready", entries=len(self.catalog), bytes=self.catalog.stored_bytes)
 
-    async def stop(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+    async def _close(self) -> None:
+        """The background loop has ended: fills cancelled, eviction stopped, counts flushed."""
         await self._filler.cancel_all()
-        await self.evictor.stop()
+        await self._owned_fills.aclose()  # fills still queued for a slot
+        await self.evictor.aclose()
         await self.catalog.flush()
+
+    async def stop(self) -> None:
+        """Kept for callers not yet moved to ``aclose()`` (``cache/startup.py``)."""
+        await self.aclose()
 
     @property
     def fills_in_flight(self) -> int:

@@ -23,7 +23,6 @@ One log line per burst; the last burst is in ``/api/cache/stats`` (``last_warm``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from balupi.db.models import (
     User,
 )
 from balupi.errors import AuthError, FileError, NasError, NasRejected
+from balupi.lifecycle import Lifecycle, LifecycleState
 from balupi.logs import get_logger
 from balupi.services.auth import AuthenticatedUser, CredentialKind
 from balupi.services.cache.service import FileCache
@@ -103,7 +103,7 @@ class _Burst:
     fetched: list[tuple[AuthenticatedUser, str]] = field(default_factory=list)
 
 
-class CacheWarmer:
+class CacheWarmer(Lifecycle):
     """Fetches likely reads into the cache in one burst after each wake (module docstring)."""
 
     def __init__(
@@ -125,24 +125,19 @@ class CacheWarmer:
         self.settings = settings
         self._task: asyncio.Task[WarmReport] | None = None
         self._current: str | None = None  # the path being fetched now
-        self._abandoning: set[asyncio.Task[None]] = set()
-        self._closed = False
+        self._remove_listener: Callable[[], None] | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def attach(self) -> Callable[[], None]:
-        """Listen to the NAS link: a burst on each wake; returns the remover."""
-        return self._link.add_listener(self._on_transition)
+    async def _open(self) -> None:
+        """Listen to the NAS link: a burst on each wake."""
+        self._remove_listener = self._link.add_listener(self._on_transition)
 
-    async def stop(self) -> None:
-        """At shutdown: no further fetch; the one in flight is abandoned."""
-        self._closed = True
+    async def _closing(self) -> None:
+        """At shutdown: no further burst, and the fetch in flight is abandoned."""
+        if self._remove_listener is not None:
+            self._remove_listener()
         if self._current is not None:
             await self._cache.abandon(self._current)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await asyncio.gather(*self._abandoning, return_exceptions=True)
 
     @property
     def running(self) -> bool:
@@ -151,13 +146,11 @@ class CacheWarmer:
     def _on_transition(self, old: LinkSnapshot, new: LinkSnapshot) -> None:
         if new.state is NasState.ONLINE and old.state is not NasState.ONLINE:
             if self.settings.enabled and self._link.configured and not self.running:
-                self._task = asyncio.create_task(self.run_once(), name="cache-warm")
+                self._task = self._spawn(self.run_once(), name="cache-warm")
         elif new.state is not NasState.ONLINE and self._current is not None:
             # Stop at once: the fill in flight is cancelled (its fetch then fails and the burst
             # sees the NAS is not online). A task: the link's transition does not wait for it.
-            task = asyncio.create_task(self._cache.abandon(self._current))
-            self._abandoning.add(task)
-            task.add_done_callback(self._abandoning.discard)
+            self._spawn(self._cache.abandon(self._current), name="cache-warm-abandon")
 
     # -- the burst ----------------------------------------------------------------------------
     async def run_once(self) -> WarmReport:
@@ -248,7 +241,10 @@ class CacheWarmer:
         return report
 
     def _online(self) -> bool:
-        return not self._closed and self._link.state is NasState.ONLINE
+        return (
+            self.lifecycle_state is not LifecycleState.CLOSED
+            and self._link.state is NasState.ONLINE
+        )
 
     # -- what to fetch ------------------------------------------------------------------------
     async def candidates(self) -> list[Candidate]:

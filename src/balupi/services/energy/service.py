@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Final, TypeVar
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.clock import Clock
 from balupi.logs import get_logger
+from balupi.schedule import Scheduler
 from balupi.services.energy.aggregation import EnergyAggregator, RollupPolicy, RollupReport
 from balupi.services.energy.calendar import LocalCalendar
 from balupi.services.energy.costs import CostReporter
@@ -88,25 +87,12 @@ class EnergyService:
             log.info("energy pruned", samples=report.samples_deleted, hours=report.hours_deleted)
         return report
 
-    def schedule(self, scheduler: AsyncIOScheduler) -> None:
-        """Add the roll-up and retention jobs to the app's scheduler."""
-        scheduler.add_job(
-            self.roll_up,
-            CronTrigger(minute=5),
-            id=ROLLUP_JOB,
-            next_run_time=datetime.now(UTC) + STARTUP_DELAY,
-            misfire_grace_time=3600,
-            coalesce=True,
-            max_instances=1,
+    def schedule(self, scheduler: Scheduler) -> None:
+        """Add the roll-up (hourly at :05, and once soon after start-up) and retention jobs."""
+        scheduler.hourly(
+            5, self.roll_up, name=ROLLUP_JOB, first_after=STARTUP_DELAY.total_seconds()
         )
-        scheduler.add_job(
-            self.prune,
-            CronTrigger(hour=3, minute=35),
-            id=RETENTION_JOB,
-            misfire_grace_time=6 * 3600,
-            coalesce=True,
-            max_instances=1,
-        )
+        scheduler.daily(3, 35, self.prune, name=RETENTION_JOB)
 
     async def aclose(self) -> None:
         """Stop taking new job runs; wait (bounded) for a running one to finish its batch."""

@@ -42,9 +42,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from balupi.clock import Clock
+from balupi.clock import Clock, wait_or_sleep
 from balupi.db.models import NasState
 from balupi.errors import NasUnreachable
+from balupi.lifecycle import Lifecycle
 from balupi.logs import get_logger
 from balupi.services.nas.client import NasClient
 from balupi.services.nas.gate import Purpose, nas_purpose
@@ -94,7 +95,7 @@ class LinkSnapshot:
         return self.state is NasState.SLEEPING and self.nas_sleep_state in HTTP_UP_ASLEEP
 
 
-class NasLink:
+class NasLink(Lifecycle):
     """Tracks the NAS's state from evidence; polls it only while it is up or booting."""
 
     def __init__(
@@ -120,7 +121,6 @@ class NasLink:
         self._changed = asyncio.Event()  # wakes the health loop when the state changes
         self._online = asyncio.Event()
         self._listeners: list[Listener] = []
-        self._task: asyncio.Task[None] | None = None
         self._failures = 0
         self._check_now = False
         self._entered_monotonic = clock.monotonic()
@@ -174,7 +174,7 @@ class NasLink:
         return self.state is NasState.ONLINE
 
     # -- lifecycle ----------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def _open(self) -> None:
         """Restore the stored state and start the health loop (which polls only when allowed)."""
         base_url = self._client.base_url if self._client else ""
         stored = await self._history.load(base_url, self._mac)
@@ -191,14 +191,7 @@ class NasLink:
             await self._transition(NasState.UNKNOWN, "wake interrupted by a restart")
         self._sync_events()
         if self._client is not None:
-            self._task = asyncio.create_task(self._run(), name="nas-link")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            self._spawn(self._run(), name="nas-link")
 
     # -- evidence -----------------------------------------------------------------------------
     async def report_power(self, watts: float) -> None:
@@ -309,15 +302,8 @@ class NasLink:
                 if delay is None:
                     await self._changed.wait()
                     continue
-                if delay > 0:
-                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-                    # that arrives as the event is set, and stop() would then wait forever.
-                    try:
-                        async with asyncio.timeout(delay):
-                            await self._changed.wait()
-                        continue  # the state changed, or a check was asked for: recompute
-                    except TimeoutError:
-                        pass
+                if delay > 0 and await wait_or_sleep(self._clock, self._changed, delay):
+                    continue  # the state changed, or a check was asked for: recompute
             self._check_now = False
             try:
                 await self._tick()

@@ -17,7 +17,6 @@ its sink in one call, which is how a round becomes one database transaction.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -25,8 +24,15 @@ from typing import Any, TypeVar
 
 from balupi.clock import Clock
 from balupi.errors import PlugAuthFailed, PlugError, PlugRefused
+from balupi.lifecycle import Lifecycle
 from balupi.logs import get_logger
-from balupi.services.tapo.client import PlugConnection, PlugConnector, PlugReading, within
+from balupi.services.tapo.client import (
+    PlugConnection,
+    PlugConnector,
+    PlugReading,
+    load_kasa,
+    within,
+)
 from balupi.services.tapo.devices import PlugRecord, PlugStatus
 from balupi.services.tapo.live import LivePlug, PlugState
 
@@ -255,14 +261,14 @@ class PlugCoordinator:
 Sink = Callable[[list[PollResult]], Awaitable[None]]
 
 
-class PlugPoller:
+class PlugPoller(Lifecycle):
     """Every ``interval_s``, refresh every due coordinator at once and pass the results on."""
 
-    def __init__(self, timing: PollTiming, sink: Sink) -> None:
+    def __init__(self, timing: PollTiming, sink: Sink, clock: Clock) -> None:
         self.timing = timing
         self._sink = sink
+        self._clock = clock
         self._coordinators: dict[int, PlugCoordinator] = {}
-        self._task: asyncio.Task[None] | None = None
 
     def __contains__(self, device_id: object) -> bool:
         return device_id in self._coordinators
@@ -296,24 +302,20 @@ class PlugPoller:
         await self._sink(results)
         return results
 
-    def start(self) -> None:
-        if self._task is not None:
-            raise RuntimeError("the plug poller is already running")
-        self._task = asyncio.create_task(self._run(), name="plug-poller")
+    async def _open(self) -> None:
+        self._spawn(self._run(), name="plug-poller")
 
-    async def stop(self) -> None:
-        """Stop polling and close every plug's connection."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def close_connections(self) -> None:
+        """Close every plug's connection (also those of a poller that never polled)."""
         for coordinator in self:
             await coordinator.close()
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_round = loop.time()
+        if self._coordinators:
+            # python-kasa (~0.25 s, ~11 MB) is imported in a thread before the first round, not
+            # by start-up: the app answers /api/health meanwhile. Plugs added later load it too.
+            await load_kasa()
+        next_round = self._clock.monotonic()
         while True:
             try:
                 await self.poll_round()
@@ -321,6 +323,6 @@ class PlugPoller:
                 log.exception("plug poll round failed")
             next_round += self.timing.interval_s
             # A round that overran skips the missed slots instead of running back to back.
-            while next_round < loop.time():
+            while next_round < self._clock.monotonic():
                 next_round += self.timing.interval_s
-            await asyncio.sleep(next_round - loop.time())
+            await self._clock.sleep(next_round - self._clock.monotonic())

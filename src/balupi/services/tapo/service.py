@@ -21,11 +21,9 @@ result), so live power shows at once and a switched-off NAS plug reaches the NAS
 from __future__ import annotations
 
 import asyncio
-import enum
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,6 +31,7 @@ from balupi.clock import Clock
 from balupi.db.models import NasState
 from balupi.db.models.energy import DeviceRole
 from balupi.errors import PlugNotFound, PlugRefused
+from balupi.lifecycle import Lifecycle
 from balupi.logs import get_logger
 from balupi.services.nas.link import NasLink
 from balupi.services.nas.power import PowerThresholds
@@ -72,12 +71,6 @@ ALERT_HISTORY = timedelta(days=365)
 NAS_MAY_BE_CUT = frozenset({NasState.SLEEPING, NasState.OFFLINE})
 
 
-class ServiceState(enum.Enum):
-    UNOPENED = "unopened"  # built, not started
-    OPENED = "opened"  # started: polling (if asked to), serving
-    CLOSED = "closed"  # stopped; every plug connection closed
-
-
 @dataclass(frozen=True)
 class PlugView:
     """A plug as stored, with its live state."""
@@ -110,7 +103,7 @@ class _Pending:
     alerts: list[AlertChange]
 
 
-class TapoService:
+class TapoService(Lifecycle):
     """Plugs: add, change, remove, switch, discover; polled in the background while opened."""
 
     def __init__(
@@ -134,39 +127,28 @@ class TapoService:
         self._poll = poll
         self.live = LiveReadings()
         self._alerts = AlertTracker(rules)
-        self._poller = PlugPoller(timing, self._absorb)
+        self._poller = PlugPoller(timing, self._absorb, clock)
         # One round's findings and write at a time (a toggle's too), and no deletion between a
         # round's check for its plugs and its write: no sample or alert for a deleted plug.
         self._round_lock = asyncio.Lock()
         self._pending = _Pending([], [])
-        self.state = ServiceState.UNOPENED
 
     # -- lifecycle ------------------------------------------------------------------------------
-    async def __aenter__(self) -> Self:
-        if self.state is not ServiceState.UNOPENED:
-            raise RuntimeError(f"a TapoService starts once; this one is {self.state.value}")
+    async def _open(self) -> None:
         self._alerts = AlertTracker(self._alerts.rules, await self._store.active_alerts())
         for record in await self._store.all():
             self._register(PlugCoordinator(record, self._connector, self._clock, self._timing))
         self._sync_nas_thresholds()
-        self.state = ServiceState.OPENED
         if self._poll:
-            self._poller.start()  # the first round runs at once: live power right after start
-        return self
+            await self._poller.start()  # the first round runs at once: live power right after start
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self.state is ServiceState.OPENED:
-            self.state = ServiceState.CLOSED
-            await self._poller.stop()
+    async def _close(self) -> None:
+        await self._poller.aclose()  # no round runs any more ...
+        await self._poller.close_connections()  # ... so every plug's connection can close
 
     def _check_open(self) -> None:
-        if self.state is not ServiceState.OPENED:
-            raise RuntimeError(f"the Tapo service is {self.state.value}")
+        if not self.is_open:
+            raise RuntimeError(f"the Tapo service is {self.lifecycle_state.value}")
 
     # -- reading --------------------------------------------------------------------------------
     async def devices(self) -> list[PlugView]:

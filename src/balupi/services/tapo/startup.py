@@ -5,11 +5,11 @@ from __future__ import annotations
 from contextlib import AsyncExitStack
 from datetime import timedelta
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.clock import Clock
 from balupi.config import Settings
+from balupi.schedule import Scheduler
 from balupi.services.nas.link import NasLink
 from balupi.services.tapo.alerts import AlertRules
 from balupi.services.tapo.client import PlugConnector
@@ -54,15 +54,6 @@ async def start_tapo(
     return await stack.enter_async_context(service)
 
 
-def schedule_tapo_jobs(scheduler: AsyncIOScheduler, tapo: TapoService) -> None:
+def schedule_tapo_jobs(scheduler: Scheduler, tapo: TapoService) -> None:
     """The Tapo service's calendar work (its polling cadence is its own)."""
-    scheduler.add_job(
-        tapo.prune_alerts,
-        "cron",
-        hour=3,
-        minute=40,
-        id="prune_energy_alerts",
-        coalesce=True,
-        max_instances=1,
-        misfire_grace_time=3600,
-    )
+    scheduler.daily(3, 40, tapo.prune_alerts, name="prune_energy_alerts")

@@ -45,7 +45,6 @@ NAS lists them, or when a newer upload to the same path replaces them.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -56,7 +55,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from balupi.clock import Clock, utc_iso
+from balupi.clock import Clock, utc_iso, wait_or_sleep
 from balupi.db.models import (
     NasState,
     QueueOperation,
@@ -66,6 +65,7 @@ from balupi.db.models import (
     UploadQueueEntry,
 )
 from balupi.errors import NasError, NasRejected, NasUnreachable, NotAuthenticated
+from balupi.lifecycle import Lifecycle
 from balupi.logs import get_logger
 from balupi.services.files.paths import UNSTORABLE_NAME, ancestors, storable
 from balupi.services.nas.gate import Purpose, RefusedWhileAsleep, nas_purpose
@@ -156,7 +156,7 @@ class PushOutcome:
     asleep: bool = False  # the NAS sleeps: not an attempt, the entry waits as it was
 
 
-class SyncWorker:
+class SyncWorker(Lifecycle):
     """Owns the push loop; ``kick()`` asks for a pass, ``stop()`` ends it after the current item."""
 
     def __init__(
@@ -178,7 +178,6 @@ class SyncWorker:
         self._clock = clock
         self.settings = settings or WorkerSettings()
         self._wanted = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._remove_listener: Callable[[], None] | None = None
         self._synced_listeners: list[Callable[[UploadQueueEntry], Awaitable[None]]] = []
         self._pass_tasks: list[Callable[[], Awaitable[None]]] = []
@@ -198,19 +197,14 @@ class SyncWorker:
         either way the Pi's copy is no longer owed to the NAS."""
         self._synced_listeners.append(listener)
 
-    async def start(self) -> None:
+    async def _open(self) -> None:
         self._remove_listener = self._link.add_listener(self._on_link_change)
-        self._task = asyncio.create_task(self._run(), name="sync-worker")
+        self._spawn(self._run(), name="sync-worker")
         self.kick()
 
-    async def stop(self) -> None:
+    async def _closing(self) -> None:
         if self._remove_listener is not None:
             self._remove_listener()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     def kick(self) -> None:
         """Ask for a pass (a new upload, the NAS came online); cheap, coalesces."""
@@ -223,9 +217,7 @@ class SyncWorker:
     async def _run(self) -> None:
         wait = 0.0
         while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(wait):
-                    await self._wanted.wait()
+            await wait_or_sleep(self._clock, self._wanted, wait)
             self._wanted.clear()
             wait = self.settings.idle_pass_seconds
             try:

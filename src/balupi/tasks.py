@@ -1,0 +1,143 @@
+"""Background tasks with an owner: named, optionally limited per kind, logged, and closed in order.
+
+A bare ``asyncio.create_task`` is owned by nobody: the loop keeps only a weak reference (the task
+can vanish mid-run), its exception is reported as "never retrieved" at garbage collection, and
+shutdown cannot find it to cancel it. Every background task in BaluPi is spawned on a
+``TaskOwner`` instead; the app has one (cache fills, revalidations, shared NAS checks, scheduled
+jobs) and every ``Lifecycle`` service has its own for its loops.
+
+Closing is two-phase: the owner stops accepting (``spawn`` raises), then cancels what is left
+and waits at most ``grace`` seconds for it to end; a task that ignores its cancellation is logged
+and left behind rather than hanging shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterable
+from typing import Any, TypeVar
+
+from balupi.lifecycle import Closing, LifecycleError
+from balupi.logs import get_logger
+
+log = get_logger(__name__)
+
+T = TypeVar("T")
+
+CLOSE_GRACE_S = 5.0
+
+
+async def cancel_and_wait(
+    tasks: asyncio.Task[Any] | Iterable[asyncio.Task[Any]] | None,
+    *,
+    grace: float | None = None,
+) -> None:
+    """Cancel ``tasks`` and wait (at most ``grace`` seconds) until they have ended.
+
+    Their cancellation is swallowed; the caller's is not (``asyncio.wait`` lets it through).
+    An exception a task ended with is its owner's to report: here it is only retrieved.
+    """
+    if tasks is None:
+        return
+    pending = {tasks} if isinstance(tasks, asyncio.Task) else set(tasks)
+    if not pending:
+        return
+    for task in pending:
+        task.cancel()
+    done, stuck = await asyncio.wait(pending, timeout=grace)
+    for task in done:
+        _report(task, errors=False)
+    for task in stuck:
+        log.error("task ignored its cancellation", task=task.get_name(), grace_s=grace)
+
+
+def _report(task: asyncio.Task[Any], *, errors: bool = True) -> None:
+    """Retrieve a finished task's outcome; log an exception (nobody else awaits it)."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None and errors:
+        log.error("background task failed", task=task.get_name(), exc_info=exc)
+
+
+class TaskOwner(Closing):
+    """Owns background tasks: keeps them alive, limits each kind, logs failures, ends them on close.
+
+    Open from birth (``spawn`` is synchronous and callable from a constructor's callbacks);
+    ``aclose()`` is idempotent, and ``async with`` closes it.
+    """
+
+    def __init__(
+        self,
+        name: str = "background",
+        *,
+        grace: float = CLOSE_GRACE_S,
+        limits: dict[str, int] | None = None,
+    ) -> None:
+        self.name = name
+        self._grace = grace
+        self._limits = dict(limits or {})
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def running(self, name: str) -> bool:
+        """Whether a task called ``name`` is still running (for "at most one" jobs)."""
+        return any(task.get_name() == name for task in self._tasks)
+
+    def limit(self, kind: str, concurrent: int) -> None:
+        """Run at most ``concurrent`` tasks of ``kind`` at once; the others wait their turn."""
+        if concurrent < 1:
+            raise ValueError("a limit must allow at least one task")
+        self._limits[kind] = concurrent
+        self._slots.pop(kind, None)
+
+    def spawn(
+        self,
+        coro: Coroutine[Any, Any, T],
+        *,
+        name: str,
+        kind: str | None = None,
+        report_errors: bool = True,
+    ) -> asyncio.Task[T]:
+        """Run ``coro`` as a task called ``name``; ``kind`` puts it under that kind's limit.
+
+        ``report_errors=False`` for tasks whose awaiters handle the failure themselves.
+        """
+        if self._closed:
+            coro.close()  # never awaited: closed here so Python does not warn about it
+            raise LifecycleError(f"{self.name} is closed; it takes no new task ({name}).")
+        if kind is not None and kind in self._limits:
+            task = asyncio.create_task(self._limited(kind, coro), name=name)
+            # Cancelled while still queued, ``coro`` never ran: closed, not left to warn.
+            task.add_done_callback(lambda _: coro.close())
+        else:
+            task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(lambda done: self._finished(done, report_errors))
+        return task
+
+    async def aclose(self) -> None:
+        """Refuse new tasks, cancel the running ones and wait for them (bounded by the grace)."""
+        if self._closed:
+            return
+        self._closed = True
+        await cancel_and_wait(list(self._tasks), grace=self._grace)
+
+    def _finished(self, task: asyncio.Task[Any], report_errors: bool) -> None:
+        self._tasks.discard(task)
+        _report(task, errors=report_errors)
+
+    async def _limited(self, kind: str, coro: Coroutine[Any, Any, T]) -> T:
+        slots = self._slots.get(kind)
+        if slots is None:
+            slots = self._slots[kind] = asyncio.Semaphore(self._limits[kind])
+        async with slots:
+            return await coro

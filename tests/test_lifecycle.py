@@ -1,0 +1,198 @@
+"""One lifecycle, one task owner, a clock that sleeps, and the scheduler built on them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from balupi.clock import ManualClock, wait_or_sleep
+from balupi.lifecycle import Lifecycle, LifecycleError, LifecycleState
+from balupi.schedule import At, Scheduler
+from balupi.tasks import TaskOwner, cancel_and_wait
+from tests.waiting import eventually
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+async def settle(clock: ManualClock, sleepers: int = 1) -> None:
+    """Until ``sleepers`` sleeps are parked on ``clock`` (a loop finished its round)."""
+    await eventually(lambda: clock.sleepers >= sleepers, timeout=5, interval=0)
+
+
+class Ticker(Lifecycle):
+    """A service with one loop that counts a tick per second of ``clock``."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
+        self.ticks = 0
+        self.closed_with_loop_done: bool | None = None
+        self._loop: asyncio.Task[None] | None = None
+
+    async def _open(self) -> None:
+        self._loop = self._spawn(self._run(), name="ticker")
+
+    async def _close(self) -> None:
+        self.closed_with_loop_done = self._loop is not None and self._loop.done()
+
+    async def _run(self) -> None:
+        while True:
+            await self.clock.sleep(1)
+            self.ticks += 1
+
+
+async def test_a_service_starts_once_and_closes_any_number_of_times() -> None:
+    ticker = Ticker(ManualClock())
+    assert ticker.lifecycle_state is LifecycleState.UNOPENED
+    await ticker.start()
+    with pytest.raises(LifecycleError, match="already started"):
+        await ticker.start()
+    await ticker.aclose()
+    await ticker.aclose()
+    assert ticker.lifecycle_state is LifecycleState.CLOSED
+    assert ticker.closed_with_loop_done  # its loop ended before its resources were released
+    with pytest.raises(LifecycleError, match="cannot be started again"):
+        await ticker.start()
+
+
+async def test_a_loop_steps_on_manual_time() -> None:
+    clock = ManualClock()
+    async with Ticker(clock) as ticker:
+        await settle(clock)
+        assert ticker.ticks == 0  # no real time makes it tick
+        clock.advance(1)
+        await settle(clock)
+        assert ticker.ticks == 1
+        clock.advance(0.5)
+        await asyncio.sleep(0)
+        assert ticker.ticks == 1
+        clock.advance(0.5)
+        await settle(clock)
+        assert ticker.ticks == 2
+
+
+async def test_a_failed_open_releases_what_was_opened() -> None:
+    class Broken(Ticker):
+        async def _open(self) -> None:
+            await super()._open()
+            raise OSError("port taken")
+
+    broken = Broken(ManualClock())
+    with pytest.raises(OSError, match="port taken"):
+        await broken.start()
+    assert broken.lifecycle_state is LifecycleState.CLOSED
+    assert broken.closed_with_loop_done
+
+
+async def test_wait_or_sleep_ends_on_the_event_or_on_manual_time() -> None:
+    clock = ManualClock()
+    event = asyncio.Event()
+    waiting = asyncio.create_task(wait_or_sleep(clock, event, 10))
+    await settle(clock)
+    event.set()
+    assert await waiting is True
+    event.clear()
+    waiting = asyncio.create_task(wait_or_sleep(clock, event, 10))
+    await settle(clock)
+    clock.advance(10)
+    assert await waiting is False
+
+
+async def test_the_owner_limits_a_kind_and_cancels_the_rest_on_close() -> None:
+    owner = TaskOwner("test", limits={"fill": 2})
+    running = 0
+    most = 0
+    release = asyncio.Event()
+
+    async def fill() -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await release.wait()
+        finally:
+            running -= 1
+
+    tasks = [owner.spawn(fill(), name=f"fill {n}", kind="fill") for n in range(5)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert (running, most, len(owner)) == (2, 2, 5)
+    release.set()
+    await asyncio.gather(*tasks)
+    assert most == 2
+
+    release.clear()
+    stuck = owner.spawn(fill(), name="last fill", kind="fill")
+    await owner.aclose()
+    assert stuck.cancelled()
+    with pytest.raises(LifecycleError, match="takes no new task"):
+        owner.spawn(fill(), name="too late")
+    await owner.aclose()
+
+
+async def test_a_failing_task_is_reported_and_cancel_and_wait_swallows_only_its_own() -> None:
+    async with TaskOwner("test") as owner:
+        failed = owner.spawn(asyncio.sleep(0, result=None), name="fine")
+        await failed
+        assert len(owner) == 0
+
+    forever = asyncio.create_task(asyncio.Event().wait())
+    await cancel_and_wait(forever, grace=1)
+    assert forever.cancelled()
+
+    async def closer() -> None:
+        hanging = asyncio.create_task(asyncio.Event().wait())
+        await cancel_and_wait(hanging)
+
+    outer = asyncio.create_task(closer())
+    await asyncio.sleep(0)
+    outer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await outer  # the caller's own cancellation goes on up
+
+
+async def test_every_runs_at_a_fixed_rate_on_the_clock() -> None:
+    clock = ManualClock()
+    runs: list[float] = []
+
+    async def job() -> None:
+        runs.append(clock.monotonic())
+
+    async with TaskOwner("jobs") as owner:
+        Scheduler(owner, clock, BERLIN).every(5, job, name="sample")
+        await settle(clock)
+        assert runs == []  # the first run comes one period after the job is added
+        for _ in range(3):
+            clock.advance(5)
+            await settle(clock)
+    assert runs == [1005.0, 1010.0, 1015.0]
+
+
+async def test_daily_runs_at_the_wall_clock_time_in_the_zone_and_logs_failures() -> None:
+    clock = ManualClock(datetime(2026, 3, 28, 12, 0, tzinfo=UTC))  # the day before DST starts
+    runs: list[datetime] = []
+
+    async def job() -> None:
+        runs.append(clock.now())
+        raise RuntimeError("a failed run does not end the job")
+
+    async with TaskOwner("jobs") as owner:
+        scheduler = Scheduler(owner, clock, BERLIN)
+        scheduler.daily(3, 35, job, name="prune")
+        assert scheduler.get_job("prune") is not None
+        for _ in range(2 * 24 * 12):  # two days in five-minute steps
+            await settle(clock)
+            clock.advance(300)
+        await settle(clock)
+    # 03:35 in Berlin: 02:35 UTC in winter, 01:35 UTC from 29 March (summer time)
+    assert [run.astimezone(BERLIN).strftime("%d %H:%M") for run in runs] == ["29 03:35", "30 03:35"]
+
+
+def test_calendar_times_across_zones_and_hours() -> None:
+    noon = datetime(2026, 3, 29, 12, 0, tzinfo=UTC)
+    assert At(5).next_after(noon, BERLIN) == datetime(2026, 3, 29, 12, 5, tzinfo=UTC)
+    kolkata = ZoneInfo("Asia/Kolkata")  # +05:30: :05 local is :35 UTC
+    assert At(5).next_after(noon, kolkata) == datetime(2026, 3, 29, 12, 35, tzinfo=UTC)
+    assert At(15, 4).next_after(noon, BERLIN) == datetime(2026, 3, 30, 2, 15, tzinfo=UTC)
