@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from balupi.clock import Clock
 from balupi.errors import PermissionDenied
 from balupi.services.auth import AuthenticatedUser, AuthService
 from balupi.services.cache import FileCache
@@ -83,6 +84,13 @@ async def get_tapo(services: ServicesDep) -> TapoService:
 
 
 TapoDep = Annotated[TapoService, Depends(get_tapo)]
+
+
+async def get_clock(services: ServicesDep) -> Clock:
+    return services.clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
 async def get_energy(services: ServicesDep) -> EnergyService:

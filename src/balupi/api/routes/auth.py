@@ -12,11 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from balupi.api.connection import DropConnection
 from balupi.api.deps import AuthServiceDep, BearerToken
+from balupi.api.schemas.auth import LogoutPublic, TokenPublic, UserPublic
 from balupi.errors import AuthUndecided
 from balupi.services.auth import ForwardedAnswer, TokenGrant
 
@@ -35,29 +37,31 @@ class RefreshRequest(BaseModel):
 
 
 def _answer(outcome: ForwardedAnswer | TokenGrant | dict[str, Any]) -> Response:
+    """The NAS's answer as it came, or the Pi's body as FastAPI would encode it (unvalidated:
+    see ``api/schemas/auth.py``)."""
     if isinstance(outcome, ForwardedAnswer):
         return Response(outcome.content, outcome.status_code, headers=outcome.headers)
     if isinstance(outcome, TokenGrant):
         return JSONResponse(outcome.body())
-    return JSONResponse(outcome)
+    return JSONResponse(jsonable_encoder(outcome))
 
 
-@router.post("/login", response_model=None)
+@router.post("/login", response_model=TokenPublic)
 async def login(body: LoginRequest, request: Request, auth: AuthServiceDep) -> Response:
     client = request.client.host if request.client else "unknown"
     return _answer(await auth.login(body.username, body.password, client=client))
 
 
-@router.get("/me", response_model=None)
-async def me(token: BearerToken, auth: AuthServiceDep) -> dict[str, Any]:
+@router.get("/me", response_model=UserPublic)
+async def me(token: BearerToken, auth: AuthServiceDep) -> Response:
     try:
-        return await auth.me(token)
+        return _answer(await auth.me(token))
     except AuthUndecided as exc:
         raise DropConnection(str(exc)) from exc
 
 
-@router.post("/refresh", response_model=None)
-async def refresh(request: Request, auth: AuthServiceDep) -> dict[str, Any]:
+@router.post("/refresh", response_model=TokenPublic)
+async def refresh(request: Request, auth: AuthServiceDep) -> Response:
     # Parsed here rather than by FastAPI: a malformed body must not become a 422 (an HTTP error
     # makes BaluApp delete its tokens); an unusable refresh token is simply an invalid one.
     try:
@@ -65,11 +69,11 @@ async def refresh(request: Request, auth: AuthServiceDep) -> dict[str, Any]:
     except ValidationError:
         token = ""
     try:
-        return await auth.refresh(token)
+        return _answer(await auth.refresh(token))
     except AuthUndecided as exc:
         raise DropConnection(str(exc)) from exc
 
 
-@router.post("/logout", response_model=None)
+@router.post("/logout", response_model=LogoutPublic)
 async def logout(token: BearerToken, auth: AuthServiceDep) -> Response:
     return _answer(await auth.logout(token))

@@ -15,8 +15,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from balupi.api.deps import AdminUser, CurrentUser
-from balupi.api.routes.downloads import CacheDep
+from balupi.api.deps import AdminUser, CacheDep, CurrentUser
 
 router = APIRouter(prefix="/api/cache", tags=["cache"])
 

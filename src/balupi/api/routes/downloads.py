@@ -10,16 +10,15 @@ says which (``hit``, ``miss``, ``pass``: from the NAS uncached, ``local``: a pen
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from balupi.api.deps import CurrentUser, ServicesDep
+from balupi.api.deps import CacheDep, CurrentUser, ThumbnailsDep
 from balupi.services.cache import Delivery, FileCache, FileDelivery, StreamDelivery
-from balupi.services.cache.thumbnails import Thumbnails
 from balupi.zero_copy import ZERO_COPY_SEND
 
 router = APIRouter(tags=["files"])
@@ -27,16 +26,20 @@ router = APIRouter(tags=["files"])
 SOURCE_HEADER = "x-balupi-cache"
 
 
-async def get_cache(services: ServicesDep) -> FileCache:
-    return services.cache
-
-
-async def get_thumbnails(services: ServicesDep) -> Thumbnails:
-    return services.thumbnails
-
-
-CacheDep = Annotated[FileCache, Depends(get_cache)]
-ThumbnailsDep = Annotated[Thumbnails, Depends(get_thumbnails)]
+_SOURCE_DOC = {
+    SOURCE_HEADER: {"description": "hit, miss, pass or local", "schema": {"type": "string"}}
+}
+_FILE_DOC: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file's bytes (Range: 206 with the ranges asked for)",
+        "content": {"application/octet-stream": {}},
+        "headers": _SOURCE_DOC,
+    },
+    206: {"description": "The ranges asked for", "content": {"application/octet-stream": {}}},
+}
+_THUMBNAIL_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A JPEG", "content": {"image/jpeg": {}}}
+}
 
 
 class DeliveredFile(FileResponse):
@@ -137,19 +140,19 @@ async def _download(request: Request, user: CurrentUser, cache: FileCache, path:
     return respond(delivery)
 
 
-@router.get("/api/files/download/{path:path}")
+@router.get("/api/files/download/{path:path}", response_class=Response, responses=_FILE_DOC)
 async def download(path: str, request: Request, user: CurrentUser, cache: CacheDep) -> Response:
     return await _download(request, user, cache, path)
 
 
-@router.get("/api/files/download")
+@router.get("/api/files/download", response_class=Response, responses=_FILE_DOC)
 async def download_by_query(
     request: Request, user: CurrentUser, cache: CacheDep, path: str = ""
 ) -> Response:
     return await _download(request, user, cache, path)
 
 
-@router.get("/api/files/thumbnail/{path:path}")
+@router.get("/api/files/thumbnail/{path:path}", response_class=Response, responses=_THUMBNAIL_DOC)
 async def thumbnail(
     path: str,
     user: CurrentUser,

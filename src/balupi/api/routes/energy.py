@@ -15,11 +15,11 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, Field
 from pydantic_core import to_json
 
-from balupi.api.deps import AdminUser, CurrentUser, ServicesDep
+from balupi.api.deps import AdminUser, CurrentUser, EnergyDep
 from balupi.api.params import RowId
 from balupi.clock import utc_iso
 from balupi.services.energy import (
@@ -36,7 +36,7 @@ from balupi.services.energy.history import History, StackedPoint
 from balupi.services.energy.integration import Rollup
 from balupi.services.energy.store import DeviceInfo
 from balupi.services.energy.summary import Figures, Summary
-from balupi.services.energy.tariffs import price_micros
+from balupi.services.energy.tariffs import TariffChange, price_micros
 
 router = APIRouter(prefix="/api/energy", tags=["energy"])
 
@@ -45,13 +45,6 @@ _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # any reading the calendar's arithmetic still stays inside Python's dates.
 _EARLIEST_DAY = date(1970, 1, 1)
 _LATEST_DAY = date(9000, 12, 31)
-
-
-async def get_energy(services: ServicesDep) -> EnergyService:
-    return services.energy
-
-
-EnergyDep = Annotated[EnergyService, Depends(get_energy)]
 
 
 @contextmanager
@@ -259,6 +252,13 @@ class TariffCreatedPublic(BaseModel):
     tariff: TariffPublic
     superseded: list[TariffPublic]
 
+    @classmethod
+    def of(cls, change: TariffChange) -> TariffCreatedPublic:
+        return cls(
+            tariff=TariffPublic.of(change.tariff),
+            superseded=[TariffPublic.of(old) for old in change.superseded],
+        )
+
 
 # -- routes ------------------------------------------------------------------------------------
 
@@ -272,13 +272,7 @@ async def get_history(
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
 ) -> Response:
-    """One series per plug (or just ``device``) and their stacked total; see ``docs/api.md``.
-
-    A year of ten plugs is 4 000 points: they are written as plain dicts straight to JSON (by
-    pydantic's core, five times as fast as ``json``) in the ``HistoryPublic`` shape, the
-    documented schema, which the tests check; building and validating a model per point took
-    four times as long as the query.
-    """
+    """One series per plug (or just ``device``) and their stacked total; see ``docs/api.md``."""
     with _refusals():
         history = await energy.history.history(
             range_, device, _instant(energy, from_, "from"), _instant(energy, to, "to")
@@ -328,18 +322,13 @@ async def create_tariff(
     response: Response,
     dry_run: bool = False,
 ) -> TariffCreatedPublic:
-    """A new price from ``valid_from`` on; an open-ended one ends its open-ended predecessor.
-
-    ``?dry_run=true`` stores nothing and answers 200 with what would change (``superseded``).
-    """
+    """A new price from ``valid_from`` on (an open-ended one ends its open-ended predecessor);
+    ``?dry_run=true`` stores nothing and answers 200 with what would change (``superseded``)."""
     with _refusals():
         change = await energy.tariffs.create(body.draft(), dry_run=dry_run)
     if dry_run:
         response.status_code = status.HTTP_200_OK
-    return TariffCreatedPublic(
-        tariff=TariffPublic.of(change.tariff),
-        superseded=[TariffPublic.of(old) for old in change.superseded],
-    )
+    return TariffCreatedPublic.of(change)
 
 
 @router.put("/tariffs/{tariff_id}")
@@ -425,7 +414,13 @@ def _memo(render: _Stamp) -> _Stamp:
 
 
 def _history_body(energy: EnergyService, history: History) -> dict[str, Any]:
-    """``HistoryPublic`` as plain data (see ``get_history``)."""
+    """``HistoryPublic`` as plain data, for ``get_history`` to write straight to JSON.
+
+    A year of ten plugs is 4 000 points: they are written as plain dicts (by pydantic's core,
+    five times as fast as ``json``) in the ``HistoryPublic`` shape, the documented schema, which
+    the tests check; building and validating a model per point took four times as long as the
+    query.
+    """
     calendar = energy.calendar
     daily = history.resolution is Resolution.DAY
     stamp = _memo(utc_iso)

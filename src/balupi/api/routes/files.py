@@ -12,6 +12,7 @@ paths (uploads, downloads): ``DELETE /api/files/{path}`` matches every path belo
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any, Self
 
 import anyio.to_thread
@@ -19,11 +20,11 @@ from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, model_validator
 
-from balupi.api.deps import CurrentUser, ServicesDep
+from balupi.api.deps import ClockDep, CurrentUser, FilesDep
 from balupi.api.params import RowId
+from balupi.api.schemas.files import FileMessagePublic, ListingPublic
 from balupi.clock import utc_iso
 from balupi.services.auth import ForwardedAnswer
-from balupi.services.container import Services
 from balupi.services.files.model import Listing, ListingOrigin, MutationResult
 
 router = APIRouter(prefix="/api/files", tags=["files"])
@@ -86,15 +87,15 @@ class MoveBody(BaseModel):
 
 
 # -- listing ---------------------------------------------------------------------------------
-@router.get("/list", response_model=None)
+@router.get("/list", response_model=ListingPublic)
 async def list_files(
-    user: CurrentUser, services: ServicesDep, trigger: SyncTrigger = None, path: str = ""
+    user: CurrentUser, files: FilesDep, clock: ClockDep, trigger: SyncTrigger = None, path: str = ""
 ) -> Response:
     """The folder's ``{"files": [FileItem…]}``; ``mount`` (BaluDesk) is ignored."""
-    outcome = await services.files.listing.list_folder(path, user, trigger=trigger)
+    outcome = await files.listing.list_folder(path, user, trigger=trigger)
     if isinstance(outcome, ForwardedAnswer):
         return _nas_answer(outcome)
-    headers = {**outcome.headers, **_staleness(outcome, services)}
+    headers = {**outcome.headers, **_staleness(outcome, clock.now())}
     body = {"files": outcome.items}
     if len(outcome.items) >= LARGE_LISTING:
         content = await anyio.to_thread.run_sync(_render_json, body)
@@ -102,10 +103,10 @@ async def list_files(
     return JSONResponse(body, headers=headers)
 
 
-def _staleness(listing: Listing, services: Services) -> dict[str, str]:
+def _staleness(listing: Listing, now: datetime) -> dict[str, str]:
     headers = {"X-BaluPi-Source": listing.origin.value}
     if listing.origin is ListingOrigin.CACHE and listing.listed_at is not None:
-        age = max((services.clock.now() - listing.listed_at).total_seconds(), 0.0)
+        age = max((now - listing.listed_at).total_seconds(), 0.0)
         headers["X-BaluPi-Listed-At"] = utc_iso(listing.listed_at)
         headers["X-BaluPi-Age"] = str(int(age))
     return headers
@@ -117,56 +118,56 @@ def _render_json(body: dict[str, Any]) -> bytes:
 
 
 # -- mutations -------------------------------------------------------------------------------
-@router.post("/delete", response_model=None)
+@router.post("/delete", response_model=FileMessagePublic)
 async def delete_by_post(
-    body: PathBody, user: CurrentUser, services: ServicesDep, trigger: SyncTrigger = None
+    body: PathBody, user: CurrentUser, files: FilesDep, trigger: SyncTrigger = None
 ) -> Response:
-    return _answer(await services.files.mutations.delete(body.path, user, trigger=trigger))
+    return _answer(await files.mutations.delete(body.path, user, trigger=trigger))
 
 
-@router.delete("/delete", response_model=None)
+@router.delete("/delete", response_model=FileMessagePublic)
 async def delete_by_body(
-    body: PathBody, user: CurrentUser, services: ServicesDep, trigger: SyncTrigger = None
+    body: PathBody, user: CurrentUser, files: FilesDep, trigger: SyncTrigger = None
 ) -> Response:
-    return _answer(await services.files.mutations.delete(body.path, user, trigger=trigger))
+    return _answer(await files.mutations.delete(body.path, user, trigger=trigger))
 
 
-@router.delete("", response_model=None)
-@router.delete("/", response_model=None)
+@router.delete("", response_model=FileMessagePublic)
+@router.delete("/", response_model=FileMessagePublic)
 async def delete_by_query(
-    user: CurrentUser, services: ServicesDep, trigger: SyncTrigger = None, path: str | None = None
+    user: CurrentUser, files: FilesDep, trigger: SyncTrigger = None, path: str | None = None
 ) -> Response:
     """BaluDesk's ``DELETE /api/files?path=``: done here, no 307 (docs/compat/clients.md §4 D1)."""
-    return _answer(await services.files.mutations.delete(path, user, trigger=trigger))
+    return _answer(await files.mutations.delete(path, user, trigger=trigger))
 
 
-@router.delete("/raw/{path:path}", response_model=None)
+@router.delete("/raw/{path:path}", response_model=FileMessagePublic)
 async def delete_raw(
-    path: str, user: CurrentUser, services: ServicesDep, trigger: SyncTrigger = None
+    path: str, user: CurrentUser, files: FilesDep, trigger: SyncTrigger = None
 ) -> Response:
-    return _answer(await services.files.mutations.delete(path, user, trigger=trigger))
+    return _answer(await files.mutations.delete(path, user, trigger=trigger))
 
 
-@router.post("/folder", response_model=None)
+@router.post("/folder", response_model=FileMessagePublic)
 async def create_folder(
-    body: FolderBody, user: CurrentUser, services: ServicesDep, trigger: SyncTrigger = None
+    body: FolderBody, user: CurrentUser, files: FilesDep, trigger: SyncTrigger = None
 ) -> Response:
-    mutations = services.files.mutations
+    mutations = files.mutations
     return _answer(await mutations.create_folder(body.path, body.name, user, trigger=trigger))
 
 
-@router.post("/mkdir", response_model=None)
+@router.post("/mkdir", response_model=FileMessagePublic)
 async def make_directory(
-    body: PathBody, user: CurrentUser, services: ServicesDep, trigger: SyncTrigger = None
+    body: PathBody, user: CurrentUser, files: FilesDep, trigger: SyncTrigger = None
 ) -> Response:
-    return _answer(await services.files.mutations.make_directory(body.path, user, trigger=trigger))
+    return _answer(await files.mutations.make_directory(body.path, user, trigger=trigger))
 
 
-@router.put("/rename", response_model=None)
+@router.put("/rename", response_model=FileMessagePublic)
 async def rename(
-    body: RenameBody, user: CurrentUser, services: ServicesDep, trigger: SyncTrigger = None
+    body: RenameBody, user: CurrentUser, files: FilesDep, trigger: SyncTrigger = None
 ) -> Response:
-    result = await services.files.mutations.rename(
+    result = await files.mutations.rename(
         path=body.old_path if body.old_path is not None else body.path,
         file_id=body.file_id,
         new_name=body.new_name,
@@ -176,11 +177,11 @@ async def rename(
     return _answer(result)
 
 
-@router.put("/move", response_model=None)
+@router.put("/move", response_model=FileMessagePublic)
 async def move(
-    body: MoveBody, user: CurrentUser, services: ServicesDep, trigger: SyncTrigger = None
+    body: MoveBody, user: CurrentUser, files: FilesDep, trigger: SyncTrigger = None
 ) -> Response:
-    result = await services.files.mutations.move(
+    result = await files.mutations.move(
         source=body.source_path,
         file_id=body.file_id,
         target=body.target,
@@ -191,12 +192,12 @@ async def move(
 
 
 # Last: like the NAS's catch-all delete, this matches every path below /api/files.
-@router.delete("/{path:path}", response_model=None)
+@router.delete("/{path:path}", response_model=FileMessagePublic)
 async def delete_by_path(
-    path: str, user: CurrentUser, services: ServicesDep, trigger: SyncTrigger = None
+    path: str, user: CurrentUser, files: FilesDep, trigger: SyncTrigger = None
 ) -> Response:
     """A path, or BaluDesk's numeric ``file_id`` (``MutationService.delete_path_or_id``)."""
-    mutations = services.files.mutations
+    mutations = files.mutations
     return _answer(await mutations.delete_path_or_id(path, user, trigger=trigger))
 
 
