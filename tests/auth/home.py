@@ -13,16 +13,20 @@ Two ways to take the NAS away:
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 import httpx
-import jwt
 from starlette.types import ASGIApp
 
 from balupi.clock import ManualClock
+from balupi.services.auth import jwt
 from balupi.services.container import Services
 from balupi.sim.nas.app import NAS_VERSION
 from balupi.sim.nas.notices import LifecycleNotifier, build_snapshot
@@ -161,7 +165,21 @@ HomeFactory = Callable[..., AbstractAsyncContextManager[Home]]
 
 def forge(claims: dict[str, object], key: str = "not-the-nas-secret-at-all-0123456789") -> str:
     """A token with the NAS's claims, signed with some other key (or the NAS's, given)."""
-    return jwt.encode(claims, key, algorithm="HS256")
+    return jwt.encode(claims, key)
+
+
+def craft(header: object, claims: object, signature: bytes = b"", key: str | None = None) -> str:
+    """A token written by hand, for what ``jwt.encode`` will not write: another ``alg``, odd
+    headers or claims. Signed with HMAC-SHA256 under ``key`` if given, else ``signature``."""
+
+    def segment(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = segment(json.dumps(header, separators=(",", ":")).encode())
+    body = segment(json.dumps(claims, separators=(",", ":")).encode())
+    if key is not None:
+        signature = hmac.new(key.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{segment(signature)}"
 
 
 def access_claims(home: Home, username: str, *, age: float = 0) -> dict[str, object]:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -25,7 +24,7 @@ from balupi.api.errors import install_error_handlers
 from balupi.app import create_app
 from balupi.config import Settings
 from balupi.server import running_server
-from balupi.services.auth import AuthenticatedUser, CredentialKind
+from balupi.services.auth import AuthenticatedUser, CredentialKind, jwt
 from balupi.services.container import Services
 from tests.auth.home import DROPPED, NAS_SECRET, STANDBY_WATTS, HomeFactory
 
@@ -148,7 +147,7 @@ class OddNas:
                 return JSONResponse(rate_limited, 429, headers={"Retry-After": "60"})
             user_id = {"maria": 2, "totp": 3}[username]
             user = {"id": user_id, "username": username, "role": "user", "is_active": True}
-            token = jwt.encode(_claims("access", user_id, username), NAS_SECRET, "HS256")
+            token = jwt.encode(_claims("access", user_id, username), NAS_SECRET)
             return JSONResponse({"access_token": token, "token_type": "bearer", "user": user})
 
         @app.get("/api/auth/me")
@@ -204,8 +203,8 @@ async def test_odd_nas_answers_never_reach_me_or_refresh(
     settings: Settings, tmp_path: Path, secret: bool
 ) -> None:
     # Issued earlier than the login's token, so it is not the one the Pi saw the NAS issue.
-    access = jwt.encode(_claims("access", age=60), NAS_SECRET, algorithm="HS256")
-    refresh = jwt.encode(_claims("refresh"), NAS_SECRET, algorithm="HS256")
+    access = jwt.encode(_claims("access", age=60), NAS_SECRET)
+    refresh = jwt.encode(_claims("refresh"), NAS_SECRET)
     nas = OddNas(two_factor={"totp"})
     async with _pi_before_odd_nas(settings, tmp_path, secret=secret, nas=nas) as (pi, _):
         challenge = await pi.post("/api/auth/login", json={"username": "totp", "password": "p"})

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jwt
 import pytest
 
 from balupi.clock import ManualClock
+from balupi.services.auth import jwt
 from balupi.services.auth.ratelimit import FixedWindowLimiter
 from balupi.services.auth.tokens import (
     CredentialKind,
@@ -25,7 +25,7 @@ from balupi.services.auth.verifier import (
 )
 from balupi.sim.nas.state import EmulatedNas
 from balupi.sim.nas.tokens import mint_access_token
-from tests.auth.home import NAS_SECRET
+from tests.auth.home import NAS_SECRET, craft
 
 
 def _signer(clock: ManualClock, *, secret: bool = True) -> TokenSigner:
@@ -76,16 +76,13 @@ def test_a_token_of_another_type_or_key_is_invalid() -> None:
     signer = _signer(clock)
     now = int(clock.now().timestamp())
     refresh = jwt.encode(
-        {"sub": "2", "jti": "j", "type": "refresh", "exp": now + 60, "iat": now},
-        NAS_SECRET,
-        algorithm="HS256",
+        {"sub": "2", "jti": "j", "type": "refresh", "exp": now + 60, "iat": now}, NAS_SECRET
     )
     other_key = jwt.encode(
         {"sub": "2", "type": "access", "exp": now + 60, "iat": now},
         "some-other-key-of-enough-length-0123456789",
-        algorithm="HS256",
     )
-    unsigned = jwt.encode({"sub": "2", "type": "access", "exp": now + 60}, None, algorithm="none")
+    unsigned = craft({"alg": "none"}, {"sub": "2", "type": "access", "exp": now + 60})
 
     assert signer.verify_nas(refresh, expected="refresh").jti == "j"
     for token in (refresh, other_key, unsigned):

@@ -2,8 +2,9 @@
 
 JWTs are HS256 with exactly the NAS's claims (docs/compat/nas-api.md §2.2), so a token from the
 emulator is byte-for-byte what the real NAS would mint for the same user in the same second, and
-BaluPi can be tested against it. Expiry is judged by the NAS's injected clock rather than PyJWT's
-wall clock, so a test can move time past a token's ``exp`` without sleeping.
+BaluPi can be tested against it. Signing and reading are BaluPi's own HS256 module
+(``balupi.services.auth.jwt``), the same code the Pi uses; expiry is judged by the NAS's injected
+clock rather than the wall clock, so a test can move time past a token's ``exp`` without sleeping.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import hashlib
 import uuid
 from typing import Any, Literal
 
-import jwt
-
+from balupi.services.auth import jwt
+from balupi.services.auth.jwt import InvalidToken
 from balupi.sim.nas.state import EmulatedNas, NasUser
 
 TokenType = Literal["access", "refresh"]
-ALGORITHM = "HS256"
 API_KEY_PREFIX = "balu_"
 
 
@@ -37,7 +37,7 @@ def mint_access_token(state: EmulatedNas, user: NasUser) -> str:
         "exp": issued + state.access_token_minutes * 60,
         "iat": issued,
     }
-    return jwt.encode(claims, state.jwt_secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, state.jwt_secret)
 
 
 def mint_refresh_token(state: EmulatedNas, user: NasUser, *, validity_days: int) -> str:
@@ -51,7 +51,7 @@ def mint_refresh_token(state: EmulatedNas, user: NasUser, *, validity_days: int)
         "exp": issued + validity_days * 86_400,
         "iat": issued,
     }
-    token = jwt.encode(claims, state.jwt_secret, algorithm=ALGORITHM)
+    token = jwt.encode(claims, state.jwt_secret)
     state.store_refresh_token(jti, user.id)
     return token
 
@@ -59,18 +59,10 @@ def mint_refresh_token(state: EmulatedNas, user: NasUser, *, validity_days: int)
 def read_token(state: EmulatedNas, token: str, *, expected: TokenType) -> dict[str, Any]:
     """The claims of ``token`` if its signature, ``exp`` and ``type`` hold; else TokenError."""
     try:
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            state.jwt_secret,
-            algorithms=[ALGORITHM],
-            # exp is checked below against the NAS's own clock; iat is not checked by BaluHost.
-            options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub"]},
-        )
-    except jwt.PyJWTError as exc:
+        # exp against the NAS's own clock; iat is not checked by BaluHost.
+        claims = jwt.decode(token, state.jwt_secret, now=state.clock(), require=("exp", "sub"))
+    except InvalidToken as exc:
         raise TokenError(str(exc)) from exc
-    expires = claims["exp"]
-    if not isinstance(expires, int | float) or expires <= state.clock():
-        raise TokenError("expired")
     if claims.get("type") != expected:
         raise TokenError(f"not an {expected} token")
     return claims
