@@ -10,19 +10,27 @@ snake_case ``code`` of the BaluPi error class (``nas_asleep``, ``plug_address_in
 use (auth, files, uploads, downloads, the other sync routes, the pass-through, the NAS's
 handshake notices) keep BaluHost's exact bodies: no ``code`` is added there.
 
-BaluPi's own errors map to the status codes the clients interpret (docs/compat/clients.md §0.10): a
-sleeping or unreachable NAS is ``503`` with ``Retry-After``. Auth errors carry BaluHost's exact
-texts (docs/compat/nas-api.md §2.3) and a rate-limited login slowapi's body, as the NAS sends them.
-Unexpected exceptions are logged with their traceback and answered with a generic ``500`` by
-``RequestContextMiddleware``; a traceback never reaches a client.
+One handler answers every BaluPi error from what its class states (``balupi/errors.py``):
+``status_code``, ``code``, ``detail``, and ``retry_after`` / ``challenge`` where set. So a route
+needs no try/except to turn a service's refusal into HTTP, and a new error class needs no new
+handler. The statuses are the ones the clients interpret (docs/compat/clients.md §0.10): a
+sleeping or unreachable NAS is ``503`` with ``Retry-After``; auth errors carry BaluHost's exact
+texts (docs/compat/nas-api.md §2.3) and a ``429`` slowapi's body, as the NAS sends them. Beside
+it, a few handlers for what is not BaluPi's: Starlette's ``HTTPException``, FastAPI's validation
+error, a client that left, and a full disk under ``OSError`` / SQLite / SQLAlchemy.
+
+A BaluPi error without a status (``CacheError``, ``InvalidToken`` …: meant to be caught inside)
+and every other unexpected exception are logged with their traceback and answered with a generic
+``500`` by ``RequestContextMiddleware``; a traceback or exception text never reaches a client.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -31,26 +39,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.responses import Response
 
-from balupi.errors import (
-    AuthUndecided,
-    BaluPiError,
-    FileError,
-    NasAsleep,
-    NasRejected,
-    NasUnreachable,
-    NotAuthenticated,
-    PermissionDenied,
-    PlugError,
-    TooManyAttempts,
-)
-from balupi.services.uploads.ingest import UploadQueueFull
-from balupi.services.uploads.multipart import MalformedUpload
-from balupi.services.uploads.resumable import UploadSessionError
+from balupi.errors import BaluPiError
 from balupi.services.uploads.spool import InsufficientStorage
 from balupi.services.uploads.spool import _is_disk_full as is_disk_full_os_error
-
-_BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 PI_OWN_PREFIXES = (
     "/api/energy",
@@ -79,29 +72,42 @@ HTTP_CODES = {
 }
 """Codes for an ``HTTPException`` a route raised without a BaluPi error behind it."""
 
+_TUS_VERSION = {"Tus-Resumable": "1.0.0"}
+
+E = TypeVar("E", bound=Exception)
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _handles(kind: type[E], answer: Callable[[Request, E], Awaitable[Response]]) -> Handler:
+    """``answer`` as the handler Starlette stores: typed for any exception, so it checks that
+    Starlette picked it for a ``kind`` (an MRO match always is) instead of a ``type: ignore``."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if not isinstance(exc, kind):
+            raise exc
+        return await answer(request, exc)
+
+    return handle
+
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
-    app.add_exception_handler(NasAsleep, _nas_unavailable)  # type: ignore[arg-type]
-    app.add_exception_handler(NasUnreachable, _nas_unavailable)  # type: ignore[arg-type]
-    app.add_exception_handler(NasRejected, _nas_rejected)  # type: ignore[arg-type]
-    app.add_exception_handler(AuthUndecided, _nas_unavailable)  # type: ignore[arg-type]
-    app.add_exception_handler(NotAuthenticated, _not_authenticated)  # type: ignore[arg-type]
-    app.add_exception_handler(PermissionDenied, _permission_denied)  # type: ignore[arg-type]
-    app.add_exception_handler(TooManyAttempts, _too_many_attempts)  # type: ignore[arg-type]
-    app.add_exception_handler(UploadQueueFull, _too_many_attempts)  # type: ignore[arg-type]
-    app.add_exception_handler(FileError, _file_error)  # type: ignore[arg-type]
-    app.add_exception_handler(InsufficientStorage, _insufficient_storage)  # type: ignore[arg-type]
-    app.add_exception_handler(MalformedUpload, _malformed_upload)  # type: ignore[arg-type]
-    app.add_exception_handler(ClientDisconnect, _client_disconnected)  # type: ignore[arg-type]
-    app.add_exception_handler(UploadSessionError, _upload_session_error)  # type: ignore[arg-type]
-    app.add_exception_handler(PlugError, _plug_error)  # type: ignore[arg-type]
+    """Register the boundary: Starlette picks the handler of the nearest class in the MRO."""
+    for kind, handler in _handlers().items():
+        app.add_exception_handler(kind, handler)
+
+
+def _handlers() -> dict[type[Exception], Handler]:
     # A full disk can surface anywhere the Pi writes: the file system's ENOSPC, or SQLite's
     # "database or disk is full" through SQLAlchemy. Anything else of these types stays a 500.
-    app.add_exception_handler(OSError, _disk_full)
-    app.add_exception_handler(sqlite3.Error, _disk_full)
-    app.add_exception_handler(DBAPIError, _disk_full)
+    return {
+        BaluPiError: _handles(BaluPiError, _balupi_error),
+        StarletteHTTPException: _handles(StarletteHTTPException, _http_error),
+        RequestValidationError: _handles(RequestValidationError, _invalid_request),
+        ClientDisconnect: _handles(ClientDisconnect, _client_disconnected),
+        OSError: _handles(OSError, _disk_full),
+        sqlite3.Error: _handles(sqlite3.Error, _disk_full),
+        DBAPIError: _handles(DBAPIError, _disk_full),
+    }
 
 
 def speaks_codes(path: str) -> bool:
@@ -123,6 +129,30 @@ def _answer(
     return response_class(body, status_code=status_code, headers=headers)
 
 
+def _error_answer(request: Request, exc: BaluPiError, status_code: int) -> JSONResponse:
+    """The answer for a BaluPi error, all of it read from what its class states."""
+    body: dict[str, Any] = {"detail": exc.detail}
+    headers: dict[str, str] = {}
+    if exc.retry_after is not None:
+        # BaluDesk and BaluApp read ``retry_after`` from the body, browsers the header.
+        body["retry_after"] = exc.retry_after
+        headers["Retry-After"] = str(exc.retry_after)
+    if status_code == HTTPStatus.TOO_MANY_REQUESTS:
+        # slowapi's body, as BaluHost answers a rate limit (docs/compat/nas-api.md §0).
+        body = {"error": HTTPStatus.TOO_MANY_REQUESTS.phrase, **body}
+    if exc.challenge is not None:
+        headers["WWW-Authenticate"] = exc.challenge
+    if "/tus" in request.url.path:
+        headers.update(_TUS_VERSION)  # tus clients look for it on every answer, errors included
+    return _answer(request, body, status_code, exc.code, headers or None)
+
+
+async def _balupi_error(request: Request, exc: BaluPiError) -> Response:
+    if exc.status_code is None:
+        raise exc  # meant to be caught inside: a bug if it gets here, so a logged plain 500
+    return _error_answer(request, exc, exc.status_code)
+
+
 def http_code(exc: StarletteHTTPException) -> str:
     """The code of the BaluPi error ``exc`` was raised from, else the one for its status."""
     if isinstance(exc.__cause__, BaluPiError):
@@ -130,7 +160,7 @@ def http_code(exc: StarletteHTTPException) -> str:
     return HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     return _answer(request, {"detail": exc.detail}, exc.status_code, http_code(exc), exc.headers)
 
 
@@ -142,55 +172,23 @@ class _AsciiJSONResponse(JSONResponse):
         return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
-async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
     # FastAPI's own 422, whose errors echo the input: FastAPI's handler made that a 500 when
     # the input held a lone surrogate.
     detail = jsonable_encoder(exc.errors())
     return _answer(request, {"detail": detail}, 422, INVALID_INPUT, None, _AsciiJSONResponse)
 
 
-async def _nas_unavailable(
-    request: Request, exc: NasAsleep | NasUnreachable | AuthUndecided
-) -> JSONResponse:
-    body = {"detail": str(exc), "retry_after": exc.retry_after}
-    return _answer(request, body, 503, exc.code, {"Retry-After": str(exc.retry_after)})
+async def _client_disconnected(request: Request, exc: ClientDisconnect) -> Response:
+    # Nobody is listening any more; the request's partial work was already undone.
+    return _answer(request, {"detail": "Client disconnected"}, 400, CLIENT_DISCONNECTED)
 
 
-async def _nas_rejected(request: Request, exc: NasRejected) -> JSONResponse:
-    return _answer(request, {"detail": exc.detail}, exc.status_code, exc.code)
-
-
-async def _not_authenticated(request: Request, exc: NotAuthenticated) -> JSONResponse:
-    return _answer(request, {"detail": exc.detail}, 401, exc.code, _BEARER_CHALLENGE)
-
-
-async def _permission_denied(request: Request, exc: PermissionDenied) -> JSONResponse:
-    return _answer(request, {"detail": exc.detail}, 403, exc.code)
-
-
-async def _too_many_attempts(
-    request: Request, exc: TooManyAttempts | UploadQueueFull
-) -> JSONResponse:
-    # slowapi's body as BaluHost sets it (docs/compat/nas-api.md §0); BaluDesk reads retry_after.
-    body = {"error": "Too Many Requests", "detail": str(exc), "retry_after": exc.retry_after}
-    return _answer(request, body, 429, exc.code, {"Retry-After": str(exc.retry_after)})
-
-
-async def _file_error(request: Request, exc: FileError) -> JSONResponse:
-    # The NAS's own answers for paths it refuses: 400 "Invalid path", 403 "Access denied".
-    return _answer(request, {"detail": exc.detail}, exc.status_code, exc.code)
-
-
-async def _insufficient_storage(request: Request, exc: InsufficientStorage) -> JSONResponse:
-    # BaluDesk pauses uploads for ten minutes on 507 (docs/compat/clients.md §2.3).
-    return _answer(request, {"detail": exc.detail}, 507, exc.code)
-
-
-async def _disk_full(request: Request, exc: Exception) -> JSONResponse:
+async def _disk_full(request: Request, exc: Exception) -> Response:
     """507 when ``exc`` (or what caused it) is the Pi's disk running full; re-raised otherwise."""
     if not _caused_by_full_disk(exc):
         raise exc
-    return await _insufficient_storage(request, InsufficientStorage())
+    return await _balupi_error(request, InsufficientStorage())
 
 
 def _caused_by_full_disk(exc: BaseException) -> bool:
@@ -208,23 +206,3 @@ def _caused_by_full_disk(exc: BaseException) -> bool:
             continue
         current = current.__cause__ or current.__context__
     return False
-
-
-async def _malformed_upload(request: Request, exc: MalformedUpload) -> JSONResponse:
-    return _answer(request, {"detail": exc.detail}, 422, exc.code)
-
-
-async def _client_disconnected(request: Request, exc: ClientDisconnect) -> JSONResponse:
-    # Nobody is listening any more; the request's partial work was already undone.
-    return _answer(request, {"detail": "Client disconnected"}, 400, CLIENT_DISCONNECTED)
-
-
-async def _plug_error(request: Request, exc: PlugError) -> JSONResponse:
-    # 502 when the plug itself failed (no answer, credentials refused), 404 / 409 for BaluPi's own.
-    return _answer(request, {"detail": str(exc)}, exc.status_code, exc.code)
-
-
-async def _upload_session_error(request: Request, exc: UploadSessionError) -> JSONResponse:
-    # tus clients look for Tus-Resumable on every answer, errors included.
-    headers = {"Tus-Resumable": "1.0.0"} if "/tus" in request.url.path else None
-    return _answer(request, {"detail": exc.detail}, exc.status_code, exc.code, headers)

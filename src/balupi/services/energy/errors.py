@@ -1,4 +1,4 @@
-"""The energy services' errors: what a caller did wrong, with the status an API answers.
+"""The energy services' errors: what a caller did wrong, with the status the API answers.
 
 EnergyError            (a BaluPiError)
 ├── DeviceNotFound     no plug with that id (404)
@@ -18,10 +18,10 @@ class EnergyError(BaluPiError):
 
     code = "energy_error"
     status_code = 400
+    detail: str = "The energy request cannot be answered"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
-        self.detail = detail
 
 
 class DeviceNotFound(EnergyError):

@@ -98,24 +98,28 @@ class NoticeRejected(NoticeError):
     """Unsigned, wrongly signed, stale or replayed (answered 401)."""
 
     code = "notice_rejected"
+    status_code = 401  # no WWW-Authenticate: the NAS signs, it does not log in
 
 
 class NoticeTooLarge(NoticeError):
     """The body exceeds the limit (answered 413); it was not read further."""
 
     code = "notice_too_large"
+    status_code = 413
 
 
 class NoticeMalformed(NoticeError):
     """Signed, but no snapshot the Pi can keep: nested past ``MAX_NOTICE_DEPTH`` (answered 422)."""
 
     code = "notice_malformed"
+    status_code = 422
 
 
 class NoticesDisabled(NoticeError):
     """No ``NAS_HANDSHAKE_SECRET`` is configured, so nothing can be verified (answered 503)."""
 
     code = "notices_disabled"
+    status_code = 503  # no Retry-After: nothing changes until the secret is configured
 
 
 # -- verification ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.clock import Clock
 from balupi.db.models import Conflict, ConflictStatus, QueueStatus, UploadQueueEntry
+from balupi.errors import BaluPiError
 from balupi.services.files.paths import join, name_of, parent_of
 from balupi.services.uploads.nas_push import RemoteFile
 
@@ -156,9 +157,17 @@ class Resolution(enum.StrEnum):
     KEEP_BOTH = "keep_both"  # upload the Pi's version beside it
 
 
-class ConflictNotFound(Exception):
+class ConflictNotFound(BaluPiError):
     """No open conflict by that id that the caller may decide: another user's is "not found" too,
     so its existence is not revealed."""
+
+    code = "not_found"  # what the dashboard was answered before the class had a code of its own
+    status_code = 404
+    detail = "Open conflict not found"
+
+    def __init__(self, conflict_id: int) -> None:
+        super().__init__()
+        self.conflict_id = conflict_id
 
 
 # SQLite's INTEGER range: an id outside it names no row (and would overflow the driver).

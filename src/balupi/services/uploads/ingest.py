@@ -62,9 +62,11 @@ class UploadQueueFull(BaluPiError):
     """Too much is waiting for the NAS (429; BaluDesk reads ``retry_after`` from the body)."""
 
     code = "upload_queue_full"
+    status_code = 429
+    detail = "Upload queue is full. Please try again later."
 
     def __init__(self, retry_after: int = 60) -> None:
-        super().__init__("Upload queue is full. Please try again later.")
+        super().__init__()
         self.retry_after = retry_after
 
 

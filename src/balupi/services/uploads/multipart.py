@@ -22,10 +22,11 @@ class MalformedUpload(BaluPiError):
     """The request body is not the multipart form BaluHost's upload route takes (422)."""
 
     code = "malformed_upload"
+    status_code = 422
+    detail: str = "Malformed upload"
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
-        self.detail = detail
 
 
 @dataclass(frozen=True)

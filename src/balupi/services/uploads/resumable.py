@@ -42,11 +42,12 @@ class UploadSessionError(BaluPiError):
     """A resumable upload request that cannot be applied; ``status_code`` says how to answer."""
 
     code = "upload_session_invalid"
+    status_code: int = 400
+    detail: str = "Upload session request invalid"
 
     def __init__(self, status_code: int, detail: str) -> None:
         super().__init__(detail)
         self.status_code = status_code
-        self.detail = detail
 
 
 @dataclass

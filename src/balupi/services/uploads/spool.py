@@ -28,10 +28,8 @@ class InsufficientStorage(BaluPiError):
     """The Pi's disk cannot take the file (507, which BaluDesk reads as "pause for 10 min")."""
 
     code = "disk_full"
-
-    def __init__(self, detail: str = "Insufficient storage on BaluPi") -> None:
-        super().__init__(detail)
-        self.detail = detail
+    status_code = 507
+    detail: str = "Insufficient storage on BaluPi"
 
 
 def free_bytes(directory: Path) -> int:
