@@ -10,37 +10,42 @@ POST   /api/cache/verify[?path=…]   re-hash stored bytes, refetch corrupt ones
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
 from fastapi import APIRouter
+from pydantic import BaseModel
 
 from balupi.api.deps import AdminUser, CacheDep, CurrentUser
+from balupi.services.cache.model import Pin, VerifyReport
+from balupi.services.cache.stats import CacheReport
 
 router = APIRouter(prefix="/api/cache", tags=["cache"])
 
 
+class PinsPublic(BaseModel):
+    pins: list[Pin]
+
+
+# The services' report dataclasses are the answers: pydantic documents and writes them as
+# ``dataclasses.asdict`` would, field for field.
 @router.get("/stats")
-async def stats(user: CurrentUser, cache: CacheDep) -> dict[str, Any]:
-    return asdict(await cache.report(user))
+async def stats(user: CurrentUser, cache: CacheDep) -> CacheReport:
+    return await cache.report(user)
 
 
 @router.get("/pins")
-async def pins(user: CurrentUser, cache: CacheDep) -> dict[str, Any]:
-    return {"pins": [asdict(pin) for pin in await cache.pins(user)]}
+async def pins(user: CurrentUser, cache: CacheDep) -> PinsPublic:
+    return PinsPublic(pins=await cache.pins(user))
 
 
 @router.put("/pins")
-async def pin(path: str, user: CurrentUser, cache: CacheDep) -> dict[str, Any]:
-    return asdict(await cache.pin(user, path))
+async def pin(path: str, user: CurrentUser, cache: CacheDep) -> Pin:
+    return await cache.pin(user, path)
 
 
 @router.delete("/pins")
-async def unpin(path: str, user: CurrentUser, cache: CacheDep) -> dict[str, Any]:
-    return asdict(await cache.unpin(user, path))
+async def unpin(path: str, user: CurrentUser, cache: CacheDep) -> Pin:
+    return await cache.unpin(user, path)
 
 
 @router.post("/verify")
-async def verify(user: AdminUser, cache: CacheDep, path: str | None = None) -> dict[str, Any]:
-    report = await cache.verify([path] if path is not None else None, refetch_as=user)
-    return asdict(report)
+async def verify(user: AdminUser, cache: CacheDep, path: str | None = None) -> VerifyReport:
+    return await cache.verify([path] if path is not None else None, refetch_as=user)

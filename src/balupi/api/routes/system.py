@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from balupi.api.deps import CurrentUser, SystemMonitorDep
+from balupi.services.system import SystemStatus
 
 router = APIRouter(prefix="/api/system", tags=["system"])
 
 
 @router.get("/status")
-async def system_status(monitor: SystemMonitorDep, user: CurrentUser) -> dict[str, Any]:
-    status = await monitor.status()
-    return status.as_dict()
+async def system_status(monitor: SystemMonitorDep, user: CurrentUser) -> SystemStatus:
+    """The monitor's ``SystemStatus``, written field for field (its schema is the answer's)."""
+    return await monitor.status()

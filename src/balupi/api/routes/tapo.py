@@ -8,6 +8,7 @@ and the NAS plug is not switched off while the NAS is awake unless ``force=true`
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
+from pydantic import BaseModel
 
 from balupi.api.deps import AdminUser, CurrentUser, TapoDep
 from balupi.api.params import RowId
@@ -25,6 +26,10 @@ from balupi.api.tapo_schemas import (
 from balupi.services.tapo import PlugAddress
 
 router = APIRouter(prefix="/api/tapo", tags=["tapo"])
+
+
+class PlugDeletedOut(BaseModel):
+    deleted: int
 
 
 @router.get("/devices")
@@ -65,9 +70,9 @@ async def update_plug(
 
 
 @router.delete("/devices/{device_id}")
-async def delete_plug(device_id: RowId, tapo: TapoDep, user: AdminUser) -> dict[str, int]:
+async def delete_plug(device_id: RowId, tapo: TapoDep, user: AdminUser) -> PlugDeletedOut:
     await tapo.remove(device_id)
-    return {"deleted": device_id}
+    return PlugDeletedOut(deleted=device_id)
 
 
 @router.post("/devices/{device_id}/toggle")
