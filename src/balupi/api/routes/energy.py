@@ -9,8 +9,7 @@ UTC with ``Z``; local dates (``YYYY-MM-DD``) wherever a day is meant. Live readi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -23,7 +22,6 @@ from balupi.api.deps import AdminUser, CurrentUser, EnergyDep
 from balupi.api.params import RowId
 from balupi.clock import utc_iso
 from balupi.services.energy import (
-    EnergyError,
     EnergyService,
     HistoryRange,
     Period,
@@ -45,15 +43,6 @@ _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # any reading the calendar's arithmetic still stays inside Python's dates.
 _EARLIEST_DAY = date(1970, 1, 1)
 _LATEST_DAY = date(9000, 12, 31)
-
-
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """The energy services' refusals as ``{"detail": …}`` with their status."""
-    try:
-        yield
-    except EnergyError as exc:
-        raise HTTPException(exc.status_code, exc.detail) from exc
 
 
 # -- shapes ------------------------------------------------------------------------------------
@@ -273,10 +262,9 @@ async def get_history(
     to: str | None = None,
 ) -> Response:
     """One series per plug (or just ``device``) and their stacked total; see ``docs/api.md``."""
-    with _refusals():
-        history = await energy.history.history(
-            range_, device, _instant(energy, from_, "from"), _instant(energy, to, "to")
-        )
+    history = await energy.history.history(
+        range_, device, _instant(energy, from_, "from"), _instant(energy, to, "to")
+    )
     return Response(to_json(_history_body(energy, history)), media_type="application/json")
 
 
@@ -291,8 +279,7 @@ async def get_costs(
     """Energy and cost per plug and in total for the local period holding ``date``."""
     if day is not None:
         _check_day(day, "date")
-    with _refusals():
-        report = await energy.costs.report(period, day, device)
+    report = await energy.costs.report(period, day, device)
     return _costs_public(energy, report)
 
 
@@ -304,8 +291,7 @@ async def get_summary(
     device: RowId | None = None,
 ) -> SummaryPublic:
     """Average, peak, energy and cost per plug and in total (sums), the month projected."""
-    with _refusals():
-        summary = await energy.summary.summary(days, device)
+    summary = await energy.summary.summary(days, device)
     return _summary_public(energy, summary)
 
 
@@ -324,8 +310,7 @@ async def create_tariff(
 ) -> TariffCreatedPublic:
     """A new price from ``valid_from`` on (an open-ended one ends its open-ended predecessor);
     ``?dry_run=true`` stores nothing and answers 200 with what would change (``superseded``)."""
-    with _refusals():
-        change = await energy.tariffs.create(body.draft(), dry_run=dry_run)
+    change = await energy.tariffs.create(body.draft(), dry_run=dry_run)
     if dry_run:
         response.status_code = status.HTTP_200_OK
     return TariffCreatedPublic.of(change)
@@ -335,15 +320,13 @@ async def create_tariff(
 async def replace_tariff(
     energy: EnergyDep, admin: AdminUser, tariff_id: RowId, body: TariffIn
 ) -> TariffPublic:
-    with _refusals():
-        return TariffPublic.of(await energy.tariffs.replace(tariff_id, body.draft()))
+    return TariffPublic.of(await energy.tariffs.replace(tariff_id, body.draft()))
 
 
 @router.delete("/tariffs/{tariff_id}")
 async def delete_tariff(energy: EnergyDep, admin: AdminUser, tariff_id: RowId) -> TariffPublic:
     """Removes the tariff and answers it (200, never 204)."""
-    with _refusals():
-        return TariffPublic.of(await energy.tariffs.delete(tariff_id))
+    return TariffPublic.of(await energy.tariffs.delete(tariff_id))
 
 
 # -- translation -------------------------------------------------------------------------------

@@ -29,11 +29,7 @@ from balupi.services.nas.notices import (
     TIMESTAMP_HEADER,
     LifecycleNotices,
     NoticeKind,
-    NoticeMalformed,
     NoticeReceipt,
-    NoticeRejected,
-    NoticesDisabled,
-    NoticeTooLarge,
 )
 
 router = APIRouter(prefix="/api/handshake", tags=["handshake"])
@@ -76,21 +72,14 @@ async def handshake_snapshot(notices: NoticesDep, user: CurrentUser) -> dict[str
 
 
 async def _receive(request: Request, notices: LifecycleNotices, kind: NoticeKind) -> NoticeReceipt:
-    try:
-        return await notices.receive(
-            kind,
-            method=request.method,
-            path=request.url.path,
-            timestamp=request.headers.get(TIMESTAMP_HEADER),
-            signature=request.headers.get(SIGNATURE_HEADER),
-            body=request.stream(),
-            declared_length=content_length(request),
-        )
-    except NoticesDisabled as exc:
-        raise HTTPException(503, str(exc)) from None
-    except NoticeTooLarge as exc:
-        raise HTTPException(413, str(exc)) from None
-    except NoticeRejected as exc:
-        raise HTTPException(401, str(exc)) from None
-    except NoticeMalformed as exc:
-        raise HTTPException(422, str(exc)) from None
+    """The notice checked and applied; a refusal is its error, answered by the error boundary
+    (503 without a secret, 413, 401, 422: ``{"detail": …}``, as the NAS's log shows it)."""
+    return await notices.receive(
+        kind,
+        method=request.method,
+        path=request.url.path,
+        timestamp=request.headers.get(TIMESTAMP_HEADER),
+        signature=request.headers.get(SIGNATURE_HEADER),
+        body=request.stream(),
+        declared_length=content_length(request),
+    )

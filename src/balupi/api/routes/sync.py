@@ -35,7 +35,7 @@ from balupi.api.schemas.sync import (
     RegistrationPublic,
     SyncStatusPublic,
 )
-from balupi.services.uploads.conflicts import ConflictNotFound, ConflictPolicy, Resolution
+from balupi.services.uploads.conflicts import ConflictPolicy, Resolution
 from balupi.services.uploads.desk import NasFolders
 from balupi.services.uploads.folder_report import FolderReport
 
@@ -164,10 +164,8 @@ class ResolveBody(BaseModel):
 async def resolve(
     conflict_id: int, body: ResolveBody, user: CurrentUser, desk: SyncDeskDep
 ) -> ConflictPublic:
-    try:
-        return ConflictPublic.model_validate(await desk.resolve(conflict_id, body.resolution, user))
-    except ConflictNotFound as exc:
-        raise HTTPException(status_code=404, detail="Open conflict not found") from exc
+    """Decide the caller's open conflict; another's, or none, is 404 ``ConflictNotFound``."""
+    return ConflictPublic.model_validate(await desk.resolve(conflict_id, body.resolution, user))
 
 
 class PolicyBody(BaseModel):
