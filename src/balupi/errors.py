@@ -20,7 +20,7 @@ BaluPiError
 │   ├── TooManyAttempts   offline logins from one client are rate-limited (429, slowapi's body)
 │   ├── AuthUndecided     the Pi cannot tell valid from invalid now (503; where a status would
 │   │                     log a client out, /api/auth/me and /refresh, the connection is dropped)
-│   └── InvalidToken      (services/auth/tokens.py) a token that does not verify; the auth
+│   └── InvalidToken      (services/auth/jwt.py) a token that does not verify; the auth
 │                         service turns it into NotAuthenticated, it never reaches a client
 ├── FileError          refused as the NAS would refuse it (400 unless a subclass says otherwise)
 │   ├── InvalidPath      ``..`` in a path (400)

@@ -37,6 +37,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from balupi.errors import AuthError
+
 ALGORITHM = "HS256"
 # Sorted keys and compact separators: what PyJWT and python-jose both write.
 _HEADER = json.dumps({"alg": ALGORITHM, "typ": "JWT"}, separators=(",", ":")).encode()
@@ -44,8 +46,10 @@ _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 _REFUSED_HEADERS = ("crit", "b64")
 
 
-class InvalidToken(Exception):
+class InvalidToken(AuthError):
     """The token is not an intact, unexpired token of the expected type."""
+
+    code = "invalid_token"  # no status: the auth service answers it as NotAuthenticated
 
 
 def encode(claims: Mapping[str, Any], key: str | bytes) -> str:
