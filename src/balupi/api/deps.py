@@ -8,7 +8,8 @@ per dependency per request that these one-line lookups do not need.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 
@@ -35,20 +36,30 @@ async def get_services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
+T = TypeVar("T")
 
 
-async def get_system_monitor(services: ServicesDep) -> SystemMonitor:
-    return services.system
+def _part(pick: Callable[[Services], T]) -> Callable[[Services], Awaitable[T]]:
+    """A dependency answering ``pick(services)``: the one service (or view over a few) a route
+    uses, so that its signature names what it touches."""
+
+    async def dependency(services: ServicesDep) -> T:
+        return pick(services)
+
+    return dependency
 
 
-SystemMonitorDep = Annotated[SystemMonitor, Depends(get_system_monitor)]
-
-
-async def get_auth_service(services: ServicesDep) -> AuthService:
-    return services.auth
-
-
-AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
+# One service each: what a route names in its signature is what it touches.
+SystemMonitorDep = Annotated[SystemMonitor, Depends(_part(lambda services: services.system))]
+AuthServiceDep = Annotated[AuthService, Depends(_part(lambda services: services.auth))]
+TapoDep = Annotated[TapoService, Depends(_part(lambda services: services.tapo))]
+ClockDep = Annotated[Clock, Depends(_part(lambda services: services.clock))]
+EnergyDep = Annotated[EnergyService, Depends(_part(lambda services: services.energy))]
+CacheDep = Annotated[FileCache, Depends(_part(lambda services: services.cache))]
+ThumbnailsDep = Annotated[Thumbnails, Depends(_part(lambda services: services.thumbnails))]
+FilesDep = Annotated[FileServices, Depends(_part(lambda services: services.files))]
+UploadsDep = Annotated[Uploads, Depends(_part(lambda services: services.uploads))]
+NoticesDep = Annotated[LifecycleNotices, Depends(_part(lambda services: services.nas_notices))]
 
 
 async def get_bearer_token(request: Request) -> str | None:
@@ -79,65 +90,8 @@ async def get_admin_user(user: CurrentUser) -> AuthenticatedUser:
 AdminUser = Annotated[AuthenticatedUser, Depends(get_admin_user)]
 
 
-async def get_tapo(services: ServicesDep) -> TapoService:
-    return services.tapo
-
-
-TapoDep = Annotated[TapoService, Depends(get_tapo)]
-
-
-async def get_clock(services: ServicesDep) -> Clock:
-    return services.clock
-
-
-ClockDep = Annotated[Clock, Depends(get_clock)]
-
-
-async def get_energy(services: ServicesDep) -> EnergyService:
-    return services.energy
-
-
-EnergyDep = Annotated[EnergyService, Depends(get_energy)]
-
-
-async def get_cache(services: ServicesDep) -> FileCache:
-    return services.cache
-
-
-CacheDep = Annotated[FileCache, Depends(get_cache)]
-
-
-async def get_thumbnails(services: ServicesDep) -> Thumbnails:
-    return services.thumbnails
-
-
-ThumbnailsDep = Annotated[Thumbnails, Depends(get_thumbnails)]
-
-
-async def get_files(services: ServicesDep) -> FileServices:
-    return services.files
-
-
-FilesDep = Annotated[FileServices, Depends(get_files)]
-
-
-async def get_uploads(services: ServicesDep) -> Uploads:
-    return services.uploads
-
-
-UploadsDep = Annotated[Uploads, Depends(get_uploads)]
-
-
-async def get_lifecycle_notices(services: ServicesDep) -> LifecycleNotices:
-    return services.nas_notices
-
-
-NoticesDep = Annotated[LifecycleNotices, Depends(get_lifecycle_notices)]
-
-
-async def get_nas_panel(services: ServicesDep) -> NasPanel:
-    """The NAS's state, history and Wake-on-LAN as ``/api/nas`` reports them (built per request:
-    a view over the link, the waker and the gate, which the container keeps)."""
+# Views over a few services, built per request (frozen dataclasses: a handful of references).
+def _nas_panel(services: Services) -> NasPanel:
     return NasPanel(
         services.nas_link,
         services.nas_waker,
@@ -147,20 +101,17 @@ async def get_nas_panel(services: ServicesDep) -> NasPanel:
     )
 
 
-NasPanelDep = Annotated[NasPanel, Depends(get_nas_panel)]
-
-
-async def get_sync_desk(services: ServicesDep) -> SyncDesk:
-    """The sync calls' decisions (NAS awake?, folder copies, conflicts), built per request."""
+def _sync_desk(services: Services) -> SyncDesk:
     return SyncDesk(services.uploads, services.nas_link, services.sessions, services.clock)
 
 
-SyncDeskDep = Annotated[SyncDesk, Depends(get_sync_desk)]
-
-
-async def get_upload_desk(services: ServicesDep) -> UploadDesk:
-    """The upload routes' one call each (permissions, sessions, what follows an upload)."""
+def _upload_desk(services: Services) -> UploadDesk:
     return UploadDesk(services.uploads, services.files)
 
 
-UploadDeskDep = Annotated[UploadDesk, Depends(get_upload_desk)]
+NasPanelDep = Annotated[NasPanel, Depends(_part(_nas_panel))]
+"""``/api/nas``'s state, history and Wake-on-LAN."""
+SyncDeskDep = Annotated[SyncDesk, Depends(_part(_sync_desk))]
+"""The sync calls' decisions: NAS awake?, folder copies, conflicts."""
+UploadDeskDep = Annotated[UploadDesk, Depends(_part(_upload_desk))]
+"""The upload routes' one call each: permissions, sessions, what follows an upload."""

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -86,30 +87,45 @@ async def changes(user: CurrentUser) -> ChangesPublic:
     return ChangesPublic(to_download=[], to_delete=[], conflicts=[], change_token=str(uuid.uuid4()))
 
 
-@router.post("/api/sync/register-desktop", response_model=RegistrationPublic)
-async def register_desktop(
-    request: Request, user: CurrentUser, desk: SyncDeskDep, passthrough: PassThroughDep
+async def _pi_answers_asleep(
+    request: Request,
+    desk: SyncDeskDep,
+    passthrough: PassThroughDep,
+    adapter: TypeAdapter[T],
+    answer: Callable[[T], BaseModel],
 ) -> Response:
+    """Forwarded while the NAS is awake; else the body, read as ``adapter`` reads it (422
+    otherwise), is answered by the Pi with ``answer``."""
     if desk.nas_awake():
         return await _forward(request, passthrough)
-    body = await _parse(request, _REGISTRATION)
-    answer = RegistrationPublic(
+    return JSONResponse(answer(await _parse(request, adapter)).model_dump())
+
+
+def _registered(body: DesktopRegistration) -> RegistrationPublic:
+    return RegistrationPublic(
         device_id=body.device_id,
         device_name=body.device_name,
         status="registered",
         change_token=None,
     )
-    return JSONResponse(answer.model_dump())
+
+
+def _reported(body: FolderReport) -> FolderReportPublic:
+    return FolderReportPublic(accepted=len(body.folders), deactivated=0)
+
+
+@router.post("/api/sync/register-desktop", response_model=RegistrationPublic)
+async def register_desktop(
+    request: Request, user: CurrentUser, desk: SyncDeskDep, passthrough: PassThroughDep
+) -> Response:
+    return await _pi_answers_asleep(request, desk, passthrough, _REGISTRATION, _registered)
 
 
 @router.post("/api/sync/report-folders", response_model=FolderReportPublic)
 async def report_folders(
     request: Request, user: CurrentUser, desk: SyncDeskDep, passthrough: PassThroughDep
 ) -> Response:
-    if desk.nas_awake():
-        return await _forward(request, passthrough)
-    body = await _parse(request, _REPORT)
-    return JSONResponse(FolderReportPublic(accepted=len(body.folders), deactivated=0).model_dump())
+    return await _pi_answers_asleep(request, desk, passthrough, _REPORT, _reported)
 
 
 @router.get("/api/mobile/sync/folders/{device_id}", response_model=MobileFoldersPublic)
