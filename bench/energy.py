@@ -36,12 +36,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 
 from balupi.app import create_app
 from balupi.config import Settings
 from balupi.db.migrate import upgrade_to_head
 from balupi.logs import configure_logging
+from balupi.services.auth import jwt
 from balupi.services.container import Services
 from balupi.services.energy import HistoryRange, Period
 from balupi.sim.energy_history import fill
@@ -84,7 +84,7 @@ class Timing:
 def admin_headers() -> dict[str, str]:
     now = int(time.time())
     claims = {"sub": "1", "username": "admin", "role": "admin", "type": "access", "exp": now + 3600}
-    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET, algorithm='HS256')}"}
+    return {"Authorization": f"Bearer {jwt.encode(claims, JWT_SECRET)}"}
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import jwt
 
+from balupi.services.auth import jwt
 from balupi.sim.measure import balupi_serve_process
 
 SECRET = "bench-nas-secret-0123456789abcdef0123456789"
@@ -41,7 +41,7 @@ def token() -> dict[str, str]:
         "iat": now,
         "exp": now + 3600,
     }
-    return {"Authorization": f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}"}
+    return {"Authorization": f"Bearer {jwt.encode(claims, SECRET)}"}
 
 
 def healthy(url: str) -> bool:

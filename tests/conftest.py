@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import jwt
 import pytest
 import structlog
 from fastapi import FastAPI
@@ -18,6 +17,7 @@ from balupi.app import create_app
 from balupi.config import Settings
 from balupi.db.engine import create_engine, create_sessionmaker
 from balupi.db.migrate import upgrade_to_head
+from balupi.services.auth import jwt
 
 # The NAS's token-signing key as test BaluPis know it: protected routes accept tokens signed
 # with it (``admin_headers``), as a real installation with BALUPI_NAS_JWT_SECRET does.
@@ -89,7 +89,7 @@ def admin_headers() -> dict[str, str]:
         "exp": now + 900,
         "iat": now,
     }
-    return {"Authorization": f"Bearer {jwt.encode(claims, TEST_NAS_JWT_SECRET, algorithm='HS256')}"}
+    return {"Authorization": f"Bearer {jwt.encode(claims, TEST_NAS_JWT_SECRET)}"}
 
 
 @pytest.fixture(scope="session")

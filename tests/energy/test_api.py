@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import jwt
 import pytest
 from fastapi import FastAPI
 
@@ -15,6 +14,7 @@ from balupi.api.routes.energy import HistoryPublic
 from balupi.app import create_app
 from balupi.clock import ManualClock
 from balupi.config import Settings
+from balupi.services.auth import jwt
 from balupi.services.container import Services
 from balupi.services.energy import EnergyService, TariffDraft
 from tests.conftest import TEST_NAS_JWT_SECRET
@@ -28,7 +28,7 @@ def token(clock: ManualClock, role: str) -> Headers:
     now = int(clock.now().timestamp())
     user_id = {"admin": "1", "user": "2"}[role]
     claims = {"sub": user_id, "username": role, "role": role, "type": "access", "exp": now + 900}
-    return {"Authorization": f"Bearer {jwt.encode(claims, TEST_NAS_JWT_SECRET, algorithm='HS256')}"}
+    return {"Authorization": f"Bearer {jwt.encode(claims, TEST_NAS_JWT_SECRET)}"}
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Fixtures for the NAS emulator: a fresh NAS with an admin and two users, and a client per user.
 
-Access tokens are minted here with PyJWT (the NAS's HS256 claims, docs/compat/nas-api.md §2.2)
-rather than through the login route, so file tests depend on nothing but the token check.
+Access tokens are minted here with BaluPi's HS256 module (the NAS's claims,
+docs/compat/nas-api.md §2.2) rather than through the login route, so file tests depend on
+nothing but the token check.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
-import jwt
 import pytest
 from fastapi import FastAPI
 
+from balupi.services.auth import jwt
 from balupi.sim.nas.app import create_nas_app
 from balupi.sim.nas.state import EmulatedNas
 
@@ -34,7 +35,7 @@ def access_token(state: EmulatedNas, username: str) -> str:
         "exp": now + 900,
         "iat": now,
     }
-    return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+    return jwt.encode(claims, JWT_SECRET)
 
 
 @pytest.fixture

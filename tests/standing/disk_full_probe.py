@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import httpx
-import jwt
 
 from balupi.app import create_app
 from balupi.config import Settings
+from balupi.services.auth import jwt
 from balupi.services.container import Services
 from balupi.sim.measure import free_port
 from tests.conftest import TEST_NAS_JWT_SECRET, plain_tracebacks
@@ -39,7 +39,7 @@ WRITES = (
 def _admin() -> dict[str, str]:
     now = int(time.time())
     claims = {"sub": "1", "username": "admin", "role": "admin", "type": "access"}
-    token = jwt.encode({**claims, "exp": now + 900, "iat": now}, TEST_NAS_JWT_SECRET, "HS256")
+    token = jwt.encode({**claims, "exp": now + 900, "iat": now}, TEST_NAS_JWT_SECRET)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jwt
 import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from balupi.clock import ManualClock
 from balupi.config import Settings
+from balupi.services.auth import jwt
 from balupi.services.nas.history import LinkHistory
 from balupi.services.nas.link import NasLink
 from balupi.services.tapo import (
@@ -201,4 +201,4 @@ def user_headers() -> dict[str, str]:
         "exp": now + 900,
         "iat": now,
     }
-    return {"Authorization": f"Bearer {jwt.encode(claims, TEST_NAS_JWT_SECRET, algorithm='HS256')}"}
+    return {"Authorization": f"Bearer {jwt.encode(claims, TEST_NAS_JWT_SECRET)}"}

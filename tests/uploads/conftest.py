@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import jwt
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from balupi.app import create_app
 from balupi.config import Settings
 from balupi.db.models import NasState, UploadQueueEntry
 from balupi.server import running_server
+from balupi.services.auth import jwt
 from balupi.services.container import Services
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from balupi.sim.nas.users import UserSpec
@@ -37,7 +37,7 @@ def bearer(
         "iat": now,
         "exp": now + 900,
     }
-    return {"Authorization": f"Bearer {jwt.encode(claims, secret, algorithm='HS256')}"}
+    return {"Authorization": f"Bearer {jwt.encode(claims, secret)}"}
 
 
 ALICE = bearer(2, "alice")
