@@ -10,29 +10,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
-T = TypeVar("T")
+from balupi.tasks import TaskOwner
+
 R = TypeVar("R")
-
-
-class TaskSpawner(Protocol):
-    """What shared checks need of the app's task owner (``balupi.tasks.TaskOwner``)."""
-
-    def spawn(
-        self,
-        coro: Coroutine[Any, Any, T],
-        *,
-        name: str,
-        kind: str | None = None,
-        report_errors: bool = True,
-    ) -> asyncio.Task[T]: ...
 
 
 class SharedChecks(Generic[R]):
     """Checks keyed by what they check; a second asker of a running check joins it."""
 
-    def __init__(self, name: str, tasks: TaskSpawner | None = None) -> None:
+    def __init__(self, name: str, tasks: TaskOwner | None = None) -> None:
         self._name = name
         self._tasks = tasks
         self._running: dict[str, asyncio.Task[R]] = {}

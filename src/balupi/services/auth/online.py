@@ -32,12 +32,13 @@ from balupi.services.auth.answers import (
     detail_of,
     json_object,
 )
-from balupi.services.auth.inflight import SharedChecks, TaskSpawner
+from balupi.services.auth.inflight import SharedChecks
 from balupi.services.auth.offline import OfflineJudge
 from balupi.services.auth.token_cache import TokenCache
 from balupi.services.auth.tokens import Claims, CredentialKind, classify, peek, token_digest
 from balupi.services.auth.users import UserStore
 from balupi.services.nas.quiet import QuietBudget
+from balupi.tasks import TaskOwner
 
 if TYPE_CHECKING:  # at run time nas.link imports nas.probe, which imports auth
     from balupi.services.nas.link import NasLink
@@ -63,7 +64,7 @@ class NasAuthority:
         *,
         waker: NasWaker | None = None,
         budget: QuietBudget | None = None,
-        tasks: TaskSpawner | None = None,
+        tasks: TaskOwner | None = None,
     ) -> None:
         self._link = link
         self._offline = offline  # where what the NAS teaches about passwords is kept

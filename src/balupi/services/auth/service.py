@@ -34,7 +34,6 @@ from balupi.services.auth.answers import (
     ForwardedAnswer,
     TokenGrant,
 )
-from balupi.services.auth.inflight import TaskSpawner
 from balupi.services.auth.offline import CannotJudgeLogin, OfflineJudge
 from balupi.services.auth.online import NasAuthority
 from balupi.services.auth.ratelimit import LoginLimits
@@ -45,6 +44,7 @@ from balupi.services.auth.users import UserStore
 from balupi.services.auth.verifier import PasswordVerifier
 from balupi.services.nas.gate import Purpose, nas_purpose
 from balupi.services.nas.quiet import QuietBudget
+from balupi.tasks import TaskOwner
 
 if TYPE_CHECKING:  # at run time nas.link imports nas.probe, which imports auth
     from balupi.services.nas.link import NasLink
@@ -69,7 +69,7 @@ class AuthService:
         verifier: PasswordVerifier | None = None,
         roster: Callable[[], UserRoster | None] | None = None,
         budget: QuietBudget | None = None,
-        tasks: TaskSpawner | None = None,
+        tasks: TaskOwner | None = None,
     ) -> None:
         self._users = users
         self._tokens = tokens
