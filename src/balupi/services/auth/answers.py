@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from balupi.config import Settings
-from balupi.services.auth.tokens import CredentialKind
+from balupi.services.auth.tokens import CredentialKind, nas_secret_of
 
 # BaluHost's exact texts (docs/compat/nas-api.md §2.3, §2.4): clients and people read them.
 NO_TOKEN = "No authentication token provided"
@@ -63,9 +63,8 @@ class AuthPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AuthPolicy:
-        secret = settings.nas_jwt_secret
         return cls(
-            nas_secret=secret.get_secret_value() if secret else None,
+            nas_secret=nas_secret_of(settings),
             signing_key=settings.signing_key,
             offline_login=timedelta(days=settings.offline_login_days),
             trust=timedelta(seconds=settings.auth_trust_seconds),

@@ -41,6 +41,7 @@ __all__ = [
     "InvalidToken",
     "TokenSigner",
     "classify",
+    "nas_secret_of",
     "peek",
     "token_digest",
 ]
@@ -144,6 +145,12 @@ def classify(token: str) -> CredentialKind | None:
     return CredentialKind.NAS_TOKEN
 
 
+def nas_secret_of(settings: Settings) -> str | None:
+    """The NAS's signing key from the settings; an empty one counts as none."""
+    secret = settings.nas_jwt_secret
+    return secret.get_secret_value() if secret else None
+
+
 def _derive_pi_key(signing_key: str) -> bytes:
     # A key of its own for tokens: 32 bytes whatever SECRET_KEY's length, and no token can be
     # confused with another signature made with SECRET_KEY.
@@ -162,12 +169,7 @@ class TokenSigner:
     def from_settings(cls, settings: Settings, clock: Clock) -> TokenSigner:
         """The signer every part of BaluPi uses: the NAS's key if configured (an empty one counts
         as none, as everywhere else), and BaluPi's own key for Pi-only tokens."""
-        secret = settings.nas_jwt_secret
-        return cls(
-            clock,
-            nas_secret=secret.get_secret_value() if secret else None,
-            signing_key=settings.signing_key,
-        )
+        return cls(clock, nas_secret=nas_secret_of(settings), signing_key=settings.signing_key)
 
     @property
     def knows_nas_secret(self) -> bool:
