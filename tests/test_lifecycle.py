@@ -11,7 +11,7 @@ import pytest
 from balupi.clock import ManualClock, wait_or_sleep
 from balupi.lifecycle import Lifecycle, LifecycleError, LifecycleState
 from balupi.schedule import At, Scheduler
-from balupi.tasks import TaskOwner, cancel_and_wait
+from balupi.tasks import TaskOwner, cancel_and_wait, joined
 from tests.waiting import eventually
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -196,3 +196,16 @@ def test_calendar_times_across_zones_and_hours() -> None:
     kolkata = ZoneInfo("Asia/Kolkata")  # +05:30: :05 local is :35 UTC
     assert At(5).next_after(noon, kolkata) == datetime(2026, 3, 29, 12, 35, tzinfo=UTC)
     assert At(15, 4).next_after(noon, BERLIN) == datetime(2026, 3, 30, 2, 15, tzinfo=UTC)
+
+
+async def test_joined_swallows_the_tasks_cancellation_not_the_waiters() -> None:
+    blocker = asyncio.Event()
+    task = asyncio.create_task(blocker.wait())
+    waiter = asyncio.create_task(joined(task))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    assert not task.done()  # shielded: the waiter leaving does not stop the task
+    task.cancel()
+    await joined(task)  # the task's own cancellation: nothing raised

@@ -149,7 +149,7 @@ async def _start_services(settings: Settings, clock: Clock, stack: AsyncExitStac
     stack.push_async_callback(tasks.aclose)  # if start-up fails half-way
     engine, sessions = await _open_database(settings, stack)
     nas = await _start_nas(settings, clock, sessions, stack)
-    auth = _build_auth(settings, clock, sessions, nas)
+    auth = _build_auth(settings, clock, sessions, nas, tasks)
     mdns = await _start_mdns(settings, stack, nas.link, nas.notices)
     system_monitor = SystemMonitor(settings.data_dir, clock)
     files = await _start_files(settings, clock, sessions, nas, stack)
@@ -236,8 +236,13 @@ async def _start_nas(
 
 
 def _build_auth(
-    settings: Settings, clock: Clock, sessions: async_sessionmaker[AsyncSession], nas: _Nas
+    settings: Settings,
+    clock: Clock,
+    sessions: async_sessionmaker[AsyncSession],
+    nas: _Nas,
+    tasks: TaskOwner,
 ) -> AuthService:
+    """Logins and tokens; its shared NAS checks are the app's tasks (ended at shutdown)."""
     return AuthService(
         UserStore(sessions),
         TokenCache(sessions),
@@ -247,6 +252,7 @@ def _build_auth(
         waker=nas.waker,
         roster=lambda: UserRoster.of(nas.notices.snapshot),
         budget=nas.quiet,
+        tasks=tasks,
     )
 
 

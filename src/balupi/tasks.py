@@ -51,6 +51,20 @@ async def cancel_and_wait(
         log.error("task ignored its cancellation", task=task.get_name(), grace_s=grace)
 
 
+async def joined(task: asyncio.Task[Any]) -> None:
+    """Wait until ``task`` has ended without cancelling it if the waiter is cancelled (shielded).
+
+    The task's own cancellation is swallowed; the waiter's is not (a bare
+    ``suppress(CancelledError)`` around ``shield`` would swallow both).
+    """
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if not task.cancelled() or (current is not None and current.cancelling()):
+            raise
+
+
 def _report(task: asyncio.Task[Any], *, errors: bool = True) -> None:
     """Retrieve a finished task's outcome; log an exception (nobody else awaits it)."""
     if task.cancelled():

@@ -13,7 +13,6 @@ import pytest
 from pydantic import SecretStr
 
 from balupi.app import create_app
-from balupi.clock import ManualClock
 from balupi.config import Settings
 from balupi.server import running_server
 from balupi.services.auth import verifier
@@ -22,6 +21,7 @@ from balupi.services.container import Services
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from balupi.sim.nas.state import EmulatedNas
 from tests.auth.home import HANDSHAKE_SECRET, NAS_SECRET, USERS, Home, HomeFactory
+from tests.clocks import RealSleepClock
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +44,7 @@ def make_home(tmp_path: Path, settings: Settings) -> HomeFactory:
         *, secret: bool, name: str = "home", login_limit: int | None = None, wol: bool = False
     ) -> AsyncIterator[Home]:
         root = tmp_path / name
-        clock = ManualClock(datetime.now(UTC))
+        clock = RealSleepClock(datetime.now(UTC))  # the NAS link polls on real time
         nas_state = EmulatedNas(
             root / "nas",
             NAS_SECRET,

@@ -32,7 +32,7 @@ async def test_polling_me_within_the_trust_window_never_asks_the_nas(
     make_home: HomeFactory, secret: bool
 ) -> None:
     async with make_home(secret=secret) as home:
-        await home.services.nas_link.stop()
+        await home.services.nas_link.aclose()
         auth = await _logged_in(home, "maria")
         before = home.nas_requests()
         answers = []
@@ -51,7 +51,7 @@ async def test_a_user_disabled_on_the_nas_is_refused_once_the_trust_window_has_p
     make_home: HomeFactory, secret: bool
 ) -> None:
     async with make_home(secret=secret) as home:
-        await home.services.nas_link.stop()
+        await home.services.nas_link.aclose()
         auth = await _logged_in(home, "bob")
         home.deactivate_on_nas("bob")
         home.clock.advance(TRUST_SECONDS - 10)
@@ -72,7 +72,7 @@ async def test_users_due_at_once_are_confirmed_one_quiet_minute_apart(
     make_home: HomeFactory,
 ) -> None:
     async with make_home(secret=True) as home:
-        await home.services.nas_link.stop()
+        await home.services.nas_link.aclose()
         users = {name: await _logged_in(home, name) for name in ("admin", "maria", "bob")}
         home.clock.advance(TRUST_SECONDS + 1)
         sent_per_minute = []
@@ -91,7 +91,7 @@ async def test_an_expired_trust_window_asks_nothing_of_a_sleeping_nas(
     make_home: HomeFactory,
 ) -> None:
     async with make_home(secret=True) as home:
-        await home.services.nas_link.stop()
+        await home.services.nas_link.aclose()
         auth = await _logged_in(home, "maria")
         await home.pi_believes_nas_sleeps()
         home.clock.advance(TRUST_SECONDS + 60)

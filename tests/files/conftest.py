@@ -33,6 +33,7 @@ from balupi.services.nas.link import LinkTiming
 from balupi.sim.nas.server import NasEmulator, NasEmulatorConfig
 from balupi.sim.nas.state import EmulatedNas
 from balupi.sim.nas.users import UserSpec
+from tests.clocks import RealSleepClock
 
 NAS_SECRET = "emulated-baluhost-secret-key-for-files-tests-01"
 STANDBY_WATTS = 5.0  # the NAS plug's draw while the NAS is suspended
@@ -158,7 +159,7 @@ def make_home(tmp_path: Path, settings: Settings) -> HomeFactory:
     async def home(
         *, boot_seconds: float = 0.0, wake_wait_seconds: float = 5.0
     ) -> AsyncIterator[FilesHome]:
-        clock = ManualClock(datetime.now(UTC))
+        clock = RealSleepClock(datetime.now(UTC))  # the NAS link polls on real time
         async with clocked_nas(tmp_path / "nas", clock, boot_seconds=boot_seconds) as nas:
             pi_settings = settings.model_copy(
                 update={

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import cast
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +16,7 @@ from balupi.errors import PlugAuthFailed, PlugUnavailable
 from balupi.services.tapo import PlugAddress, PlugState, TapoService
 from balupi.services.tapo.client import PlugIdentity
 from balupi.services.tapo.devices import PlugStore
+from balupi.services.tapo.poller import PlugCoordinator, PlugPoller, PollResult
 from tests.tapo.conftest import (
     TIMING,
     DeadAddress,
@@ -24,6 +27,7 @@ from tests.tapo.conftest import (
     live,
     mac,
 )
+from tests.waiting import eventually
 
 
 async def _samples(sessions: async_sessionmaker[AsyncSession]) -> list[EnergySample]:
@@ -225,3 +229,43 @@ async def test_live_total_sums_the_plugs_online(
 
     watts = float(power.split(":")[1])
     assert current.total_power_mw == round((watts + 12.5) * 1000)
+
+
+class _CountingPlug:
+    """Stands in for a ``PlugCoordinator``: always due, counts the rounds that asked it."""
+
+    device_id = 1
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def due(self) -> bool:
+        return True
+
+    async def refresh(self) -> None:
+        self.asked += 1
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_the_poll_loop_steps_on_manual_time(clock: ManualClock) -> None:
+    """The first round runs at once; the next only when the clock has moved one interval."""
+    rounds: list[list[PollResult]] = []
+
+    async def sink(results: list[PollResult]) -> None:
+        rounds.append(results)
+
+    plug = _CountingPlug()
+    poller = PlugPoller(TIMING, sink, clock)
+    poller.add(cast(PlugCoordinator, plug))
+    async with poller:
+        await eventually(lambda: plug.asked == 1 and clock.sleepers == 1)
+        clock.advance(TIMING.interval_s / 2)
+        await asyncio.sleep(0.05)
+        assert plug.asked == 1
+        clock.advance(TIMING.interval_s / 2)
+        await eventually(lambda: plug.asked == 2 and clock.sleepers == 1)
+        clock.advance(3.5 * TIMING.interval_s)  # a long pause: one round, not three back to back
+        await eventually(lambda: plug.asked == 3 and clock.sleepers == 1)
+    assert len(rounds) == 3

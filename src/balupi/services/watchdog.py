@@ -22,13 +22,11 @@ would need libsystemd and a compiler on the Pi for what these few lines do.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Self
 
+from balupi.lifecycle import Lifecycle
 from balupi.logs import get_logger
 
 log = get_logger(__name__)
@@ -113,13 +111,12 @@ def watchdog_interval(environ: Mapping[str, str] | None = None) -> float | None:
     return microseconds / 1_000_000 / 2
 
 
-class Watchdog:
+class Watchdog(Lifecycle):
     """Pings systemd's watchdog from the event loop while the block runs."""
 
     def __init__(self, notifier: SystemdNotifier, interval: float | None) -> None:
         self._notifier = notifier
         self._interval = interval if notifier.enabled else None
-        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Watchdog:
@@ -130,25 +127,12 @@ class Watchdog:
         """Seconds between pings, or None if this watchdog does nothing."""
         return self._interval
 
-    async def __aenter__(self) -> Self:
+    async def _open(self) -> None:
         if self._interval is not None:
             log.info("systemd watchdog on", ping_seconds=self._interval)
-            self._task = asyncio.create_task(self._ping(self._interval), name="systemd-watchdog")
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            self._spawn(self._ping(self._interval), name="systemd-watchdog")
 
     async def _ping(self, interval: float) -> None:
         while True:
             self._notifier.notify("WATCHDOG=1")
-            await asyncio.sleep(interval)
+            await asyncio.sleep(interval)  # systemd counts real time, whatever the app's clock

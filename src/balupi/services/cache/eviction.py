@@ -26,7 +26,7 @@ from balupi.services.cache.model import CacheTuning
 from balupi.services.cache.policy_api import EvictionPolicy
 from balupi.services.cache.stats import CacheCounters
 from balupi.services.cache.store import ContentStore
-from balupi.tasks import TaskOwner
+from balupi.tasks import TaskOwner, cancel_and_wait
 
 log = get_logger(__name__)
 
@@ -143,7 +143,8 @@ class Evictor:
         if self._leases.get(sha256):
             self._doomed.add(sha256)  # deleted when its last reader is done
             return
-        task = asyncio.create_task(anyio.to_thread.run_sync(self._store.delete, sha256))
+        deleting = anyio.to_thread.run_sync(self._store.delete, sha256)
+        task = self._tasks.spawn(deleting, name=f"cache-delete {sha256[:12]}")
         self._deletions.add(task)
         task.add_done_callback(self._deletions.discard)
 
@@ -153,6 +154,7 @@ class Evictor:
 
     async def aclose(self) -> None:
         """Stop an eviction in progress; deletions already handed to a thread are let finish."""
-        await self._tasks.aclose()
+        await cancel_and_wait(self._task)
         if self._deletions:
             await asyncio.gather(*self._deletions, return_exceptions=True)
+        await self._tasks.aclose()

@@ -40,7 +40,7 @@ import httpx
 from balupi.errors import CacheError, NasRejected
 from balupi.logs import get_logger
 from balupi.services.cache.store import BlobWriter
-from balupi.tasks import TaskOwner, cancel_and_wait
+from balupi.tasks import TaskOwner, cancel_and_wait, joined
 
 log = get_logger(__name__)
 
@@ -220,8 +220,7 @@ class Fill:
     async def wait(self) -> None:
         """Until the fill is complete (committed) or failed; ``FillFailed`` if it failed."""
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._task)
+            await joined(self._task)
         if self.state is not FillState.VERIFIED:
             raise FillFailed(f"the download of {self.path} failed") from self.error
 

@@ -47,6 +47,7 @@ from balupi.services.files.paths import SHARED, SHARED_WITH_ME, Viewer
 from balupi.services.files.upstream import NasGate
 from balupi.services.nas.gate import Purpose, nas_purpose
 from balupi.services.nas.quiet import QuietBudget
+from balupi.tasks import TaskOwner
 
 log = get_logger(__name__)
 
@@ -80,6 +81,7 @@ class ListingService:
         self._started_at = clock.now()
         self._changed: set[str] = set()
         self._revalidating: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._tasks = TaskOwner("listing-revalidation")
 
     async def list_folder(
         self, raw_path: str | None, user: AuthenticatedUser, *, trigger: str | None = None
@@ -134,9 +136,8 @@ class ListingService:
         await asyncio.gather(*self._revalidating.values(), return_exceptions=True)
 
     async def aclose(self) -> None:
-        for task in list(self._revalidating.values()):
-            task.cancel()
-        await self.settled()
+        """Stop the background revalidations (cancelled and awaited)."""
+        await self._tasks.aclose()
 
     # -- from the cache, while the NAS is online -----------------------------------------------
     async def _held(self, path: str, user: AuthenticatedUser, viewer: Viewer) -> Listing | None:
@@ -159,7 +160,7 @@ class ListingService:
         key = (path, user.id)
         if key in self._revalidating or (self._budget is not None and not self._budget.take()):
             return
-        task = asyncio.create_task(self._revalidate(path, user), name=f"revalidate {path!r}")
+        task = self._tasks.spawn(self._revalidate(path, user), name=f"revalidate {path!r}")
         self._revalidating[key] = task
         task.add_done_callback(lambda _: self._revalidating.pop(key, None))
 

@@ -40,11 +40,11 @@ import ipaddress
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from balupi import __version__
+from balupi.lifecycle import Lifecycle
 from balupi.logs import get_logger
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ def advertised_addresses(host: str, configured: Sequence[str]) -> tuple[str, ...
     return (primary,) if primary else ()
 
 
-class MdnsDiscovery:
+class MdnsDiscovery(Lifecycle):
     """Browses for the NAS and advertises the Pi, on one zeroconf instance. An async context
     manager; a failure to start (no multicast, say) is logged and leaves the Pi without mDNS."""
 
@@ -214,7 +214,6 @@ class MdnsDiscovery:
         self._events: asyncio.Queue[tuple[str, ServiceStateChange]] = asyncio.Queue(
             MAX_PENDING_EVENTS
         )
-        self._tasks: list[asyncio.Task[None]] = []
         self._followed: str | None = None
         self.advertised_name: str | None = None
 
@@ -227,22 +226,8 @@ class MdnsDiscovery:
         """The instance name taken to be our NAS, once one was seen."""
         return self._followed
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def start(self) -> None:
+    async def _open(self) -> None:
         """Open the mDNS sockets, start browsing and (in the background) advertising."""
-        if self._zeroconf is not None:
-            return
         from zeroconf import InterfaceChoice
         from zeroconf.asyncio import AsyncServiceBrowser, AsyncZeroconf
 
@@ -254,24 +239,23 @@ class MdnsDiscovery:
         except OSError as exc:
             log.error("mdns unavailable", error=str(exc), interfaces=str(self._interfaces))
             return
-        self._tasks.append(asyncio.create_task(self._follow(), name="mdns-follow"))
+        self._spawn(self._follow(), name="mdns-follow")
         self._browser = AsyncServiceBrowser(
             self._zeroconf.zeroconf, BALUHOST_SERVICE_TYPE, handlers=[self._on_change]
         )
         if self._advertisement is not None:
             # Probing and announcing take about two seconds; start-up does not wait for them.
-            self._tasks.append(asyncio.create_task(self._advertise(), name="mdns-advertise"))
+            self._spawn(self._advertise(), name="mdns-advertise")
         log.info("mdns started", interfaces=str(self._interfaces))
 
-    async def stop(self) -> None:
-        """Stop browsing, say goodbye for the Pi's record, close the sockets. Idempotent."""
+    async def _close(self) -> None:
+        """Stop browsing, say goodbye for the Pi's record, close the sockets.
+
+        The follow and advertise tasks have ended by now: no event is half-handled while the
+        sockets close."""
         zeroconf = self._zeroconf
         if zeroconf is None:
             return
-        tasks, self._tasks = self._tasks, []
-        for task in tasks:  # first, so no event is half-handled while the sockets close
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         if self._browser is not None:
             await self._browser.async_cancel()
             self._browser = None
