@@ -152,10 +152,6 @@ class FileCache(Lifecycle):
         await self.evictor.aclose()
         await self.catalog.flush()
 
-    async def stop(self) -> None:
-        """Kept for callers not yet moved to ``aclose()`` (``cache/startup.py``)."""
-        await self.aclose()
-
     @property
     def fills_in_flight(self) -> int:
         return len(self._filler.flights)

@@ -43,8 +43,7 @@ async def start_cache(
         viewers=viewers or JailViewers(),
         tuning=CacheTuning.from_settings(settings),
     )
-    await cache.start()
-    stack.push_async_callback(cache.stop)
+    await stack.enter_async_context(cache)
     thumbnails = Thumbnails(cache, settings.thumbnails_dir)
     await thumbnails.start()
     return cache, thumbnails

@@ -1,10 +1,10 @@
 """``EnergyService``: roll-ups, retention, tariffs, history, costs and the summary, built once.
 
 Live readings and the plugs themselves belong to the Tapo service; this one only reads what it
-stored. Its two calendar jobs run on the app's APScheduler (``schedule``): the roll-up at minute 5
-of every hour and once shortly after start-up (the backfill after downtime), and retention every
-night. Both coalesce missed runs into one and have generous misfire grace times, because a Pi
-that was busy or asleep for a while should still do the work, once, when it can.
+stored. Its two calendar jobs run on the app's scheduler (``balupi.schedule``, ``schedule``): the
+roll-up at minute 5 of every hour and once shortly after start-up (the backfill after downtime),
+and retention every night. A run that comes late (a Pi that was busy or suspended) still runs,
+once: missed runs are coalesced, because the work should be done when the Pi can.
 
 One ``asyncio.Lock`` is shared by the roll-up and tariff changes: hours are priced and re-priced
 one at a time, never from two tariff lists at once. ``aclose`` lets a running job finish its

@@ -9,7 +9,7 @@ cached parameters. After ``failures_before_offline`` failures in a row the plug 
 tried again only every ``error_interval_s``; the first success brings it back. Transitions are
 logged once, not on every poll.
 
-``PlugPoller`` owns the cadence (APScheduler owns only calendar jobs): a round asks every due
+``PlugPoller`` owns the cadence (the app's scheduler has only calendar jobs): a round asks each due
 coordinator concurrently, waits for all of them (at most one timeout), and hands the results to
 its sink in one call, which is how a round becomes one database transaction.
 """

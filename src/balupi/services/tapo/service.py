@@ -259,7 +259,7 @@ class TapoService(Lifecycle):
         return await self._poller.poll_round()
 
     async def prune_alerts(self) -> int:
-        """Drop alerts cleared more than a year ago (an APScheduler job)."""
+        """Drop alerts cleared more than a year ago (a nightly job of the app's scheduler)."""
         return await self._store.prune_alerts(cleared_before=self._clock.now() - ALERT_HISTORY)
 
     # -- internals ------------------------------------------------------------------------------

@@ -93,8 +93,7 @@ async def start_uploads(
     worker.add_pass_task(
         functools.partial(forward_pending, mobile_folders, lambda: link.client, tokens.token_for)
     )
-    await worker.start()
-    stack.push_async_callback(worker.aclose)
+    await stack.enter_async_context(worker)
     await remove_orphans(settings.uploads_dir, queue)
     resumable = ResumableUploads(settings.uploads_dir, queue, clock, copies=copies)
     await resumable.expire()
