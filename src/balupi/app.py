@@ -264,8 +264,8 @@ async def _start_files(
     stack: AsyncExitStack,
 ) -> _Files:
     """Metadata, the cache, the upload queue and its worker, warming, and the file service."""
-    file_metadata = MetadataStore(sessions, clock)
-    file_access = FileAccess(file_metadata)
+    metadata = MetadataStore(sessions, clock)
+    access = FileAccess(metadata)
     cache, thumbnails = await start_cache(
         settings,
         sessions,
@@ -273,8 +273,8 @@ async def _start_files(
         nas.waker,
         clock,
         stack,
-        listings=ListedFiles(file_metadata.entry),
-        viewers=file_access,
+        listings=ListedFiles(metadata.entry),
+        viewers=access,
     )
     with nas_purpose(Purpose.BACKGROUND):  # the sync worker's task: it never wakes the NAS
         uploads = await start_uploads(
@@ -283,14 +283,37 @@ async def _start_files(
             nas.link,
             clock,
             stack,
-            known_checksum=checksums_from(file_metadata.entry),
+            known_checksum=checksums_from(metadata.entry),
             local_files=cache.local,
             waker=nas.waker,
         )
     await _start_warming(settings, clock, sessions, nas, cache, thumbnails, uploads, stack)
+    files = _build_file_service(settings, clock, nas, metadata, access, cache, uploads)
+    stack.push_async_callback(files.aclose)
+    revalidator = FolderRevalidator(
+        sessions,
+        nas.link,
+        files.listing,
+        uploads.tokens,
+        clock,
+        PullSettings(min_age=timedelta(seconds=settings.listing_fresh_seconds)),
+    )
+    return _Files(cache, thumbnails, uploads, files, revalidator)
+
+
+def _build_file_service(
+    settings: Settings,
+    clock: Clock,
+    nas: _Nas,
+    metadata: MetadataStore,
+    access: FileAccess,
+    cache: FileCache,
+    uploads: Uploads,
+) -> FileServices:
+    """Listings and changes: from the NAS when it is up, from the cache and the queue when not."""
     pending = PendingChanges(
         uploads.queue,
-        file_metadata.entry,
+        metadata.entry,
         is_online=lambda: nas.link.state is NasState.ONLINE,
         on_queued=uploads.accepted,
         copies=uploads.copies,
@@ -298,9 +321,9 @@ async def _start_files(
     wake_policy = WakePolicy(
         enabled=settings.wake_on_request, wait_seconds=settings.wake_wait_seconds
     )
-    files_service = FileServices.create(
-        file_metadata,
-        file_access,
+    files = FileServices.create(
+        metadata,
+        access,
         NasGate(nas.link, nas.waker, wake_policy),
         clock,
         cache_hooks=cache,
@@ -309,17 +332,8 @@ async def _start_files(
         fresh_for=timedelta(seconds=settings.listing_fresh_seconds),
         budget=nas.quiet,
     )
-    stack.push_async_callback(files_service.aclose)
-    uploads.worker.on_synced(files_service.pushed)
-    revalidator = FolderRevalidator(
-        sessions,
-        nas.link,
-        files_service.listing,
-        uploads.tokens,
-        clock,
-        PullSettings(min_age=timedelta(seconds=settings.listing_fresh_seconds)),
-    )
-    return _Files(cache, thumbnails, uploads, files_service, revalidator)
+    uploads.worker.on_synced(files.pushed)
+    return files
 
 
 async def _start_warming(
