@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from balupi.clock import ManualClock, wait_or_sleep
 from balupi.lifecycle import Lifecycle, LifecycleError, LifecycleState
 from balupi.schedule import At, Scheduler
+from balupi.services.nas.history import LinkHistory
+from balupi.services.nas.link import NasLink
+from balupi.services.uploads.conflicts import Conflicts
+from balupi.services.uploads.tokens import OwnerTokens
+from balupi.services.uploads.worker import SyncWorker, WorkerSettings
 from balupi.tasks import TaskOwner, cancel_and_wait, joined
 from tests.waiting import eventually
 
@@ -209,3 +216,24 @@ async def test_joined_swallows_the_tasks_cancellation_not_the_waiters() -> None:
     assert not task.done()  # shielded: the waiter leaving does not stop the task
     task.cancel()
     await joined(task)  # the task's own cancellation: nothing raised
+
+
+async def test_the_sync_worker_waits_on_the_clock_and_wakes_on_a_kick(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """While the NAS is not online the worker looks once per idle period of the clock; the NAS
+    coming online kicks it at once, with no time passing."""
+    clock = ManualClock()
+    link = NasLink(None, LinkHistory(sessions), clock)  # no NAS URL: state from evidence only
+    worker = SyncWorker(
+        sessions, link, cast(OwnerTokens, None), cast(Conflicts, None), clock, WorkerSettings()
+    )
+    async with link, worker:
+        await eventually(lambda: worker.passes_skipped == 1 and clock.sleepers == 1)
+        clock.advance(worker.settings.idle_pass_seconds)
+        await eventually(lambda: worker.passes_skipped == 2 and clock.sleepers == 1)
+        assert worker.passes == 0
+        await link.report_coming_online()
+        await eventually(lambda: worker.passes == 1)
+    with pytest.raises(LifecycleError):
+        await worker.start()

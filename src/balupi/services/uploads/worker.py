@@ -157,7 +157,8 @@ class PushOutcome:
 
 
 class SyncWorker(Lifecycle):
-    """Owns the push loop; ``kick()`` asks for a pass, ``stop()`` ends it after the current item."""
+    """Owns the push loop; ``kick()`` asks for a pass, ``aclose()`` ends it (a push cut short is
+    set back to pending)."""
 
     def __init__(
         self,
