@@ -23,7 +23,6 @@ runs in one task owned here, every ``flush_seconds``.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import os
@@ -461,7 +460,7 @@ class FileCache(Lifecycle):
     async def _background(self) -> None:
         """Flush access counts, check the budget and verify a slice, every ``flush_seconds``."""
         while True:
-            await asyncio.sleep(self.tuning.flush_seconds)
+            await self._clock.sleep(self.tuning.flush_seconds)
             try:
                 await self.catalog.flush()
                 await self.evictor.refresh_budget()
