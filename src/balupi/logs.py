@@ -68,11 +68,10 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
         uvicorn_logger.propagate = True
     # BaluPi logs its own access line with the request id; Uvicorn's would be a second copy.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    # A line per scheduler run (every 5 s) and per request to the NAS or a plug would bury
-    # everything else in the journal; they still show when DEBUG is asked for.
+    # A line per request to the NAS or a plug would bury everything else in the journal; they
+    # still show when DEBUG is asked for.
     debugging = logging.getLevelNamesMapping().get(level.upper(), logging.INFO) <= logging.DEBUG
-    for chatty in ("apscheduler", "httpx"):
-        logging.getLogger(chatty).setLevel(logging.NOTSET if debugging else logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.NOTSET if debugging else logging.WARNING)
 
     structlog.configure(
         processors=[
