@@ -31,6 +31,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -84,7 +85,7 @@ REFERENCES = {"minimal": MINIMAL_APP, "dependencies": DEPENDENCIES_APP}
 def _runtime_python() -> str:
     """The interpreter of ``build/runtime-venv``: requirements.txt and BaluPi (editable), no more.
 
-    Made, or brought up to date, when requirements.txt or pyproject.toml changed.
+    Made afresh when requirements.txt or pyproject.toml changed, so a dropped pin is gone.
     """
     python = RUNTIME_VENV / "bin" / "python"
     digest = hashlib.sha256(
@@ -93,8 +94,8 @@ def _runtime_python() -> str:
     stamp = RUNTIME_VENV / f".installed-{digest}"
     if stamp.exists():
         return str(python)
-    if not python.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(RUNTIME_VENV)], check=True)
+    shutil.rmtree(RUNTIME_VENV, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(RUNTIME_VENV)], check=True)
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     if any(WHEELHOUSE.glob(".complete-*")):
         pip += ["--no-index", "--find-links", str(WHEELHOUSE)]
