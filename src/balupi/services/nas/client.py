@@ -6,20 +6,23 @@ first, because a request to a sleeping NAS wakes its disks. Transport failures b
 ``NasUnreachable``, also while a streamed body is read inside ``stream``: callers catch
 ``NasError`` and nothing from httpx. HTTP answers, errors included, are returned as they are, for
 the caller to pass on or interpret.
+
+It is a ``Lifecycle`` like every service that holds a socket: ``async with`` starts it, a second
+start is refused, and ``aclose()`` (which releases the pool) may be repeated.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpcore
 import httpx
 from httpx._types import QueryParamTypes
 
 from balupi.errors import NasUnreachable
+from balupi.lifecycle import Lifecycle
 
 DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=60.0, write=60.0, pool=10.0)
 HEALTH_TIMEOUT = httpx.Timeout(3.0)
@@ -35,8 +38,12 @@ RequestContent = bytes | AsyncIterator[bytes] | None
 httpcore.AsyncHTTP11Connection.READ_NUM_BYTES = 256 * 1024
 
 
-class NasClient:
-    """HTTP access to the NAS at ``base_url``. Use as an async context manager."""
+class NasClient(Lifecycle):
+    """HTTP access to the NAS at ``base_url``. Use as an async context manager.
+
+    The pool is built with the client (it opens no connection before the first request), so
+    ``base_url`` is known before the start; closing releases its connections.
+    """
 
     def __init__(
         self,
@@ -58,18 +65,7 @@ class NasClient:
     def base_url(self) -> str:
         return str(self._client.base_url).rstrip("/")
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
+    async def _close(self) -> None:
         await self._client.aclose()
 
     async def health(self) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from balupi.clock import Clock, utc_iso
 from balupi.config import MIN_SECRET_LENGTH as MIN_SECRET_LENGTH  # app, doctor use it
 from balupi.durable import replace_atomically
 from balupi.errors import BaluPiError
+from balupi.lifecycle import Lifecycle
 from balupi.logs import get_logger
 
 if TYPE_CHECKING:
@@ -376,8 +377,13 @@ class HandshakeStatus:
         }
 
 
-class LifecycleNotices:
-    """Receives the NAS's signed notices: moves the ``NasLink`` at once and keeps the snapshot."""
+class LifecycleNotices(Lifecycle):
+    """Receives the NAS's signed notices: moves the ``NasLink`` at once and keeps the snapshot.
+
+    A ``Lifecycle`` for its one start-up step (the snapshot kept from before a restart is
+    loaded once: a second start is refused); it holds no task or file, so closing releases
+    nothing.
+    """
 
     def __init__(
         self,
@@ -409,7 +415,7 @@ class LifecycleNotices:
         """The NAS's hostname from its last signed snapshot (mDNS uses it to recognise it)."""
         return self._snapshot.nas_hostname if self._snapshot else None
 
-    async def start(self) -> None:
+    async def _open(self) -> None:
         """Load the snapshot kept from before a restart."""
         self._snapshot = await anyio.to_thread.run_sync(self._store.load)
 
