@@ -52,8 +52,12 @@ FILL_BUDGET = 4 * 1024 * KiB
 WRITE_QUEUE = 2
 # Copies from the NAS at once: a Pi's SD card and link gain nothing from more, and each holds
 # memory (``FILL_BUDGET``). Further fills wait their turn with their request already answered.
-FILL = "cache-fill"
 FILL_LIMIT = 4
+# The turns to copy, shared by a cache's fills. Waited for inside the fill's own task (not as a
+# limit of the task owner): a fill cancelled while it waits has opened a NAS answer, a temp file
+# and a descriptor, and is the flight later requesters join; only its own ``finally`` releases
+# all of them. A task cancelled before its coroutine started would run none of that.
+FillSlots = asyncio.Semaphore
 PIECE_MIN, PIECE_MAX = 256 * KiB, 1024 * KiB
 READ_BYTES = 128 * KiB  # largest piece a reader without zero-copy takes from the temp file
 SPAN_MIN = 1024 * KiB  # a zero-copy reader sends at least this much at once (or the rest)
@@ -139,11 +143,12 @@ class Fill:
         commit: Commit,
         finished: Callable[[Fill], None],
         tasks: TaskOwner,
+        slots: FillSlots,
     ) -> None:
         """Begin copying ``response`` (whose resources the fill now owns) into ``writer``.
 
-        The copy is a ``FILL`` task of ``tasks``: at most ``FILL_LIMIT`` copy at once, the others
-        wait their turn (their readers see the bytes once it comes)."""
+        The copy is a task of ``tasks`` that copies once it has one of ``slots`` (at most
+        ``FILL_LIMIT`` copy at once; readers of a waiting fill see bytes once its turn comes)."""
         self._writer = writer
         self._read_fd = os.open(writer.path, os.O_RDONLY)
         self.size = size
@@ -151,9 +156,8 @@ class Fill:
         self.state = FillState.COPYING
         self.outcome = Outcome.ATTACH
         self._task = tasks.spawn(
-            self._run(response, resources, expected_sha256, commit, finished),
+            self._run(response, resources, slots, expected_sha256, commit, finished),
             name=f"cache-fill {self.path}",
-            kind=FILL,
             report_errors=False,  # a failed fill logs itself and fails its readers
         )
         self._opened.set()
@@ -235,6 +239,7 @@ class Fill:
         self,
         response: httpx.Response,
         resources: AsyncExitStack,
+        slots: FillSlots,
         expected_sha256: str | None,
         commit: Commit,
         finished: Callable[[Fill], None],
@@ -243,7 +248,9 @@ class Fill:
         assert writer is not None
         committed = False
         try:
-            async with resources:
+            # Cancelled while waiting for a slot: the NAS answer closes and the rest is cleaned
+            # up below all the same.
+            async with resources, slots:
                 await self._copy(response, writer)
             sha256 = writer.hexdigest()
             if writer.size != self.size:

@@ -20,7 +20,14 @@ from balupi.errors import AuthUndecided, NasRejected, NasUnreachable
 from balupi.services.auth import AuthenticatedUser, CredentialKind
 from balupi.services.cache.catalog import Catalog, Entry
 from balupi.services.cache.eviction import Evictor
-from balupi.services.cache.fetch import Fill, FillResult, Flights, Outcome
+from balupi.services.cache.fetch import (
+    FILL_LIMIT,
+    Fill,
+    FillResult,
+    FillSlots,
+    Flights,
+    Outcome,
+)
 from balupi.services.cache.model import FileSpan, RangeHeaders, StreamDelivery
 from balupi.services.cache.origin import (
     NasOrigin,
@@ -60,6 +67,7 @@ class Filler:
         tasks: TaskOwner,
     ) -> None:
         self._tasks = tasks
+        self._slots = FillSlots(FILL_LIMIT)  # copies at once, over all this cache's fills
         self._store = store
         self._catalog = catalog
         self._evictor = evictor
@@ -140,6 +148,7 @@ class Filler:
                 commit=self._commit,
                 finished=self._finished,
                 tasks=self._tasks,
+                slots=self._slots,
             )
         except BaseException:
             if fill.outcome is None:  # the leader itself failed or left: joiners retry

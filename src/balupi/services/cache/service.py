@@ -40,7 +40,7 @@ from balupi.logs import get_logger
 from balupi.services.auth import AuthenticatedUser
 from balupi.services.cache.catalog import Catalog, Entry
 from balupi.services.cache.eviction import Evictor
-from balupi.services.cache.fetch import FILL, FILL_LIMIT, FillFailed
+from balupi.services.cache.fetch import FillFailed
 from balupi.services.cache.filling import Filler
 from balupi.services.cache.freshness import Freshness, Verdict
 from balupi.services.cache.local import LocalFile, LocalFiles
@@ -103,7 +103,7 @@ class FileCache(Lifecycle):
         self._viewers = viewers
         self._dirty_bytes = dirty_bytes or self.local.dirty_bytes
         origin = NasOrigin(link)
-        self._owned_fills = TaskOwner("cache-fills", limits={FILL: FILL_LIMIT})
+        self._owned_fills = TaskOwner("cache-fills")
         self.evictor = Evictor(
             store, catalog, policy, self.counters, lambda: self.tuning, self._busy
         )
@@ -147,7 +147,7 @@ class FileCache(Lifecycle):
     async def _close(self) -> None:
         """The background loop has ended: fills cancelled, eviction stopped, counts flushed."""
         await self._filler.cancel_all()
-        await self._owned_fills.aclose()  # fills still queued for a slot
+        await self._owned_fills.aclose()  # fills that had not started copying yet
         await self.evictor.aclose()
         await self.catalog.flush()
 
