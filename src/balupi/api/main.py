@@ -14,7 +14,6 @@ from fastapi import APIRouter, FastAPI
 from balupi.api.routes import (
     auth,
     downloads,
-    energy,
     energy_live,
     files,
     handshake,
@@ -29,6 +28,10 @@ from balupi.api.routes import (
     web,
 )
 from balupi.api.routes import cache as cache_routes
+from balupi.api.routes.energy import costs as energy_costs
+from balupi.api.routes.energy import history as energy_history
+from balupi.api.routes.energy import summary as energy_summary
+from balupi.api.routes.energy import tariffs as energy_tariffs
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -37,7 +40,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     nas.router,
     tapo.router,
     energy_live.router,
-    energy.router,
+    energy_history.router,
+    energy_costs.router,
+    energy_summary.router,
+    energy_tariffs.router,
     handshake.router,
     uploads.router,
     resumable.router,
