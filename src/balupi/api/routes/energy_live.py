@@ -3,7 +3,7 @@
 ``current`` answers from the Tapo service's in-memory latest readings, never from the database,
 so it is never blank between writes. Its ``devices[].{device_id, name, power_w, voltage_v,
 current_a}`` and ``total_power_w`` are the shape BaluHost's Pi dashboard reads
-(docs/compat/nas-api.md §5.1). History, costs and summaries are ``routes/energy.py``'s.
+(docs/compat/nas-api.md §5.1). History, costs, summaries and tariffs are ``routes/energy/``'s.
 """
 
 from __future__ import annotations
