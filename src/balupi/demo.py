@@ -39,6 +39,7 @@ from balupi.sim.nas.state import Role
 from balupi.sim.nas.users import UserSpec
 from balupi.sim.plug import PlugConfig, PlugEmulator
 from balupi.sim.workdir import kept_or_temporary
+from balupi.tasks import TaskOwner
 
 log = get_logger(__name__)
 
@@ -115,12 +116,16 @@ async def run_demo(
             settings = _pi_settings(root, host, port, nas, jwt_secret, handshake_secret)
             _write_config(root / CONFIG_FILENAME, settings)
             app = create_app(settings)
-            async with running_server(app, host=host, port=port) as server:
+            # The history fill is the demo's one background task: its owner cancels and awaits
+            # it (and logs a failure) before the server stops, also if the demo is stopped early.
+            async with (
+                running_server(app, host=host, port=port) as server,
+                TaskOwner("demo") as tasks,
+            ):
                 await _register_plugs(app.state.services, demo_plugs)
-                history = asyncio.create_task(_fill_history(settings, history_days))
+                tasks.spawn(_fill_history(settings, history_days), name="demo_history_fill")
                 _print_banner(server.url, nas, root, demo_plugs)
                 await _wait_for_stop_signal()
-                history.cancel()
     print("demo stopped")
     return 0
 

@@ -243,7 +243,10 @@ class EmbeddedServer(uvicorn.Server):
         """Serve in a task; returns it once connections are accepted, or raises what stopped
         the server during start-up (``RuntimeError`` for Uvicorn's own exit on a failed
         lifespan or bind)."""
-        task = asyncio.create_task(self.serve(sockets=sockets))
+        # Not a background task, so no TaskOwner: this task is the server itself. The caller
+        # holds it, ends it with ``should_exit`` and awaits it (``running_server``); the app's own
+        # owner lives inside it (its lifespan) and could not be the owner of what runs it.
+        task = asyncio.create_task(self.serve(sockets=sockets), name="uvicorn_serve")
         while not self.started:
             if task.done():
                 try:
