@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from balupi.clock import Clock
-from balupi.errors import AuthUndecided, NotAuthenticated
+from balupi.errors import AuthError, AuthUndecided, NotAuthenticated
 from balupi.logs import get_logger
 from balupi.services.auth.answers import (
     BAD_CREDENTIALS,
@@ -51,9 +51,14 @@ from balupi.services.auth.verifier import PasswordVerifier
 log = get_logger(__name__)
 
 
-class CannotJudgeLogin(Exception):
+class CannotJudgeLogin(AuthError):
     """The Pi holds nothing to check this login with; only the NAS can (``known``: the name is
-    one the Pi has reason to believe exists, so the NAS may be woken for it)."""
+    one the Pi has reason to believe exists, so the NAS may be woken for it).
+
+    An internal signal to the auth façade, which answers it as ``AuthUndecided``; hence no
+    status (like ``InvalidToken``): one that escaped would be a plain 500."""
+
+    code = "cannot_judge_login"
 
     def __init__(self, *, known: bool) -> None:
         super().__init__("BaluPi cannot check this login on its own")
