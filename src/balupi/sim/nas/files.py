@@ -19,14 +19,23 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from stat import S_ISDIR
-from typing import Any, Literal
+from typing import Any
 
 import anyio.to_thread
 from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
 
 from balupi.sim.nas.deps import CurrentUser, State
+from balupi.sim.nas.file_models import (
+    FileItem,
+    FileListResponse,
+    FolderRequest,
+    MessageResponse,
+    MoveRequest,
+    PathRequest,
+    RenameRequest,
+    UploadResponse,
+)
 from balupi.sim.nas.paths import (
     SHARED,
     SHARED_WITH_ME,
@@ -55,57 +64,6 @@ from balupi.sim.nas.storage import (
 router = APIRouter(prefix="/api/files")
 
 _UPLOAD_READ_BYTES = 1024 * 1024
-
-
-class FileItem(BaseModel):
-    """BaluHost's ``FileItem``; every field is always present, unset ones as ``null``."""
-
-    name: str
-    path: str
-    size: int
-    type: Literal["file", "directory"]
-    modified_at: datetime
-    owner_id: str | None = None
-    owner_name: str | None = None
-    mime_type: str | None = None
-    file_id: int | None = None
-    checksum: str | None = None
-    sync_info: list[dict[str, Any]] | None = None
-    can_read: bool | None = None
-    can_write: bool | None = None
-    can_delete: bool | None = None
-
-
-class FileListResponse(BaseModel):
-    files: list[FileItem]
-
-
-class MessageResponse(BaseModel):
-    message: str
-
-
-class UploadResponse(MessageResponse):
-    uploaded: int
-    upload_ids: list[str] | None = None
-
-
-class PathRequest(BaseModel):
-    path: str
-
-
-class FolderRequest(BaseModel):
-    path: str | None = ""
-    name: str
-
-
-class RenameRequest(BaseModel):
-    old_path: str
-    new_name: str
-
-
-class MoveRequest(BaseModel):
-    source_path: str
-    target_path: str
 
 
 def server_error() -> HTTPException:
