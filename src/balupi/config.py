@@ -32,6 +32,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from balupi.durations import parse_duration
+
 ENV_PREFIX = "BALUPI_"
 CONFIG_FILE_VARIABLE = "BALUPI_CONFIG"
 MIN_SECRET_LENGTH = 32
@@ -44,24 +46,6 @@ DEVELOPMENT_SECRET = "development-secret-key"
 # ``Settings.thumbnails_dir``); ``check_data_dir`` removes it while it is empty.
 LEGACY_THUMBNAILS = "thumbnails"
 _MAC = re.compile(r"^([0-9a-f]{2})([:-]?)[0-9a-f]{2}(\2[0-9a-f]{2}){4}$", re.IGNORECASE)
-
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd]?)", re.IGNORECASE)
-_DURATION_UNIT = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86_400}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``text``: a number of seconds or parts like "6h", "1h30m", "45s" (else a
-    ``ValueError`` that says how to write one)."""
-    compact = text.strip().replace(" ", "")
-    parts = _DURATION_PART.findall(compact)
-    if (
-        not compact
-        or "".join(n + u for n, u in parts) != compact
-        or (len(parts) > 1 and any(not u for _, u in parts))
-    ):
-        raise ValueError(f"{text!r} is not a duration; write seconds or e.g. 90s, 30m, 6h, 1d")
-    return sum(float(number) * _DURATION_UNIT[unit.lower()] for number, unit in parts)
 
 
 class ConfigError(Exception):
