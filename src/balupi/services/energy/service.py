@@ -74,7 +74,9 @@ class EnergyService:
         self.costs = CostReporter(sessions, self.calendar, clock)
         self.summary = EnergySummary(sessions, self.calendar, clock)
         self._closing = False
-        self._active: set[asyncio.Task[object]] = set()
+        # One future per job run in progress, done when the run is: the task running it (the
+        # scheduler's loop, a request) goes on afterwards, so shutdown cannot wait for the task.
+        self._active: set[asyncio.Future[None]] = set()
 
     async def roll_up(self) -> RollupReport | None:
         """The roll-up job: closed hours and complete days, backlog first."""
@@ -101,11 +103,12 @@ class EnergyService:
             await asyncio.wait(self._active, timeout=CLOSE_TIMEOUT_S)
 
     async def _tracked(self, work: Callable[[], Awaitable[T]]) -> T | None:
-        task = asyncio.current_task()
-        if self._closing or task is None:
+        if self._closing:
             return None
-        self._active.add(task)
+        run: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._active.add(run)
         try:
             return await work()
         finally:
-            self._active.discard(task)
+            self._active.discard(run)
+            run.set_result(None)
