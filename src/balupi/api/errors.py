@@ -73,6 +73,7 @@ HTTP_CODES = {
 """Codes for an ``HTTPException`` a route raised without a BaluPi error behind it."""
 
 _TUS_VERSION = {"Tus-Resumable": "1.0.0"}
+_TUS_PATH = "/api/files/tus"  # routes/resumable.py: the tus endpoints, and nothing else
 
 E = TypeVar("E", bound=Exception)
 Handler = Callable[[Request, Exception], Awaitable[Response]]
@@ -142,9 +143,15 @@ def _error_answer(request: Request, exc: BaluPiError, status_code: int) -> JSONR
         body = {"error": HTTPStatus.TOO_MANY_REQUESTS.phrase, **body}
     if exc.challenge is not None:
         headers["WWW-Authenticate"] = exc.challenge
-    if "/tus" in request.url.path:
+    if _is_tus(request.url.path):
         headers.update(_TUS_VERSION)  # tus clients look for it on every answer, errors included
     return _answer(request, body, status_code, exc.code, headers or None)
+
+
+def _is_tus(path: str) -> bool:
+    """Whether ``path`` is a tus endpoint: not any path holding ``/tus`` (a download of a folder
+    called ``tusk`` keeps BaluHost's headers)."""
+    return path == _TUS_PATH or path.startswith(_TUS_PATH + "/")
 
 
 async def _balupi_error(request: Request, exc: BaluPiError) -> Response:
