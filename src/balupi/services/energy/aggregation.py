@@ -49,7 +49,7 @@ from balupi.services.energy.store import (
     upsert_days,
     upsert_hours,
 )
-from balupi.services.energy.tariffs import TariffBook
+from balupi.services.energy.tariff_book import TariffBook
 
 log = get_logger(__name__)
 

@@ -30,7 +30,7 @@ from balupi.services.energy.costs import CostReporter
 from balupi.services.energy.history import EnergyHistory
 from balupi.services.energy.retention import EnergyRetention, PruneReport
 from balupi.services.energy.summary import EnergySummary
-from balupi.services.energy.tariffs import TariffBook
+from balupi.services.energy.tariff_book import TariffBook
 
 log = get_logger(__name__)
 

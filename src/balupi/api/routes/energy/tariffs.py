@@ -15,7 +15,8 @@ from balupi.api.deps import AdminUser, CurrentUser, EnergyDep
 from balupi.api.params import RowId
 from balupi.api.routes.energy.common import energy_router
 from balupi.services.energy import Tariff, TariffDraft
-from balupi.services.energy.tariffs import TariffChange, price_micros
+from balupi.services.energy.tariff_book import TariffChange
+from balupi.services.energy.tariffs import price_micros
 
 router = energy_router()
 
