@@ -38,6 +38,7 @@ from balupi.services.backup import (
 MIN_FREE_BYTES = 1024**3
 LOW_FREE_FRACTION = 0.10
 BACKUP_MAX_AGE = timedelta(hours=48)
+BACKUP_FAILED_HINT = "look for 'nightly database backup failed' in journalctl -u balupi"
 DEFAULT_ENV_FILE = Path("/etc/balupi/balupi.env")
 # Filesystems that lose data at reboot, or lack the locking and fsync SQLite relies on.
 VOLATILE_FS = frozenset({"tmpfs", "ramfs"})
@@ -204,11 +205,7 @@ class LocalChecks(DoctorBase):
             return [Finding("backups", status, message, "set BALUPI_BACKUP_KEEP=7")]
         if latest is None:
             database = backups.database
-            young = (
-                not database.exists()
-                or datetime.now(UTC).timestamp() - database.stat().st_mtime < 86400
-                or age_of(database) < BACKUP_MAX_AGE
-            )
+            young = not database.exists() or age_of(database) < BACKUP_MAX_AGE
             if young:
                 return [Finding("backups", Status.OK, f"none yet; the first runs at {when}")]
             return [
@@ -216,8 +213,7 @@ class LocalChecks(DoctorBase):
                     "backups",
                     Status.WARN,
                     f"no backup in {backups.directory}",
-                    "look for 'nightly database backup failed' in journalctl -u balupi; "
-                    "sudo balupi db backup",
+                    f"{BACKUP_FAILED_HINT}; sudo balupi db backup",
                 )
             ]
         path, written = latest
@@ -229,7 +225,7 @@ class LocalChecks(DoctorBase):
                     "backups",
                     Status.WARN,
                     message,
-                    "look for 'nightly database backup failed' in journalctl -u balupi",
+                    BACKUP_FAILED_HINT,
                 )
             ]
         return [Finding("backups", Status.OK, message)]
