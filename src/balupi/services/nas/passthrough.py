@@ -31,7 +31,7 @@ Without a NAS configured there is nothing to pass through to: ``404``.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -41,70 +41,23 @@ import httpx
 from balupi.db.models import NasState
 from balupi.errors import ForwardRefused, NasAsleep, NasUnreachable
 from balupi.logs import get_logger
+from balupi.services.nas.headers import RESPONSE_ONLY, Headers
+from balupi.services.nas.headers import forward_headers as forward_headers
+from balupi.services.nas.headers import strip_hop_by_hop as strip_hop_by_hop
 from balupi.services.nas.link import NasLink
 from balupi.services.nas.wake import NasWaker
 
 log = get_logger(__name__)
 
-Headers = list[tuple[str, str]]
-
 MAX_REDIRECTS = 3
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-# RFC 9110 §7.6.1 plus the pre-standard ``Keep-Alive`` and ``Proxy-*``; headers that the
-# ``Connection`` header names are hop-by-hop as well.
-HOP_BY_HOP = frozenset(
-    {"connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"}
-)
-# Request headers that describe the hop to the Pi, not the request: the Pi's HTTP client sets
-# ``Host`` for the NAS, the Pi's server already answered ``Expect: 100-continue``, and a
-# conditional header could make the NAS answer 304, a 3xx no client may see.
-REQUEST_ONLY = frozenset({"host", "expect", "if-none-match", "if-modified-since"})
-# The Pi's server writes its own, as nginx does; two ``Date`` headers would confuse clients.
-RESPONSE_ONLY = frozenset({"date", "server"})
-FORWARDED_FOR = "x-forwarded-for"
-FORWARDED_PROTO = "x-forwarded-proto"
 # A JSON delete body is read whole to check its path; anything this large is no such body.
 MAX_DELETE_BODY = 64 * 1024
 
 FILES_API = "/api/files"
 # POST and DELETE with ``{"path": …}``: docs/compat/nas-api.md §3.6
 BODY_DELETE_PATH = "/api/files/delete"
-
-
-def strip_hop_by_hop(headers: Iterable[tuple[str, str]], extra: frozenset[str]) -> Headers:
-    """``headers`` (names in lower case) without hop-by-hop ones and the names in ``extra``."""
-    listed = list(headers)
-    named = {
-        token.strip().lower()
-        for name, value in listed
-        if name == "connection"
-        for token in value.split(",")
-    }
-    dropped = HOP_BY_HOP | extra | named
-    return [(k, v) for k, v in listed if k not in dropped and not k.startswith("proxy-")]
-
-
-def forward_headers(
-    headers: Iterable[tuple[str, str]], *, client: str | None, scheme: str
-) -> Headers:
-    """The headers the NAS gets: the client's, minus hop-by-hop ones, plus ``X-Forwarded-*``.
-
-    Without an ``Accept-Encoding`` of the client's, ``identity`` is sent: the Pi's HTTP client
-    would otherwise ask for gzip, and the compressed body would reach a client that never asked.
-    """
-    listed = [(k.lower(), v) for k, v in headers]
-    kept = strip_hop_by_hop(listed, REQUEST_ONLY | {FORWARDED_FOR, FORWARDED_PROTO})
-    if not any(k == "accept-encoding" for k, _ in kept):
-        kept.append(("accept-encoding", "identity"))
-    chain = [hop.strip() for k, v in listed if k == FORWARDED_FOR for hop in v.split(",")]
-    # Behind a trusted local proxy Uvicorn already took the client from this chain's end.
-    if client and (not chain or chain[-1] != client):
-        chain.append(client)
-    if chain:
-        kept.append((FORWARDED_FOR, ", ".join(chain)))
-    kept.append((FORWARDED_PROTO, scheme))
-    return kept
 
 
 def storage_path(raw: str) -> str:
