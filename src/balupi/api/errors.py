@@ -41,7 +41,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from balupi.errors import BaluPiError
+from balupi.errors import BaluPiError, NasRejected
 from balupi.services.uploads.spool import InsufficientStorage
 from balupi.services.uploads.spool import _is_disk_full as is_disk_full_os_error
 
@@ -138,8 +138,9 @@ def _error_answer(request: Request, exc: BaluPiError, status_code: int) -> JSONR
         # BaluDesk and BaluApp read ``retry_after`` from the body, browsers the header.
         body["retry_after"] = exc.retry_after
         headers["Retry-After"] = str(exc.retry_after)
-    if status_code == HTTPStatus.TOO_MANY_REQUESTS:
-        # slowapi's body, as BaluHost answers a rate limit (docs/compat/nas-api.md §0).
+    if status_code == HTTPStatus.TOO_MANY_REQUESTS and not isinstance(exc, NasRejected):
+        # slowapi's body, as BaluHost answers a rate limit (docs/compat/nas-api.md §0), for the
+        # Pi's own limits; the NAS's 429 passes on as its other statuses do, ``{"detail": …}``.
         body = {"error": HTTPStatus.TOO_MANY_REQUESTS.phrase, **body}
     if exc.challenge is not None:
         headers["WWW-Authenticate"] = exc.challenge
