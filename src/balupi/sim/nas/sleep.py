@@ -19,10 +19,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from balupi.sim.nas.sleep_config import SleepConfig as SleepConfig
+from balupi.sim.nas.sleep_config import SleepConfigUpdate as SleepConfigUpdate
 from balupi.sim.nas.timestamps import iso_z
 
 log = logging.getLogger(__name__)
@@ -63,63 +63,6 @@ _DOZING = frozenset(
         SleepState.TRUE_SUSPEND,
     }
 )
-
-
-class SleepConfig(BaseModel):
-    """The sleep configuration as ``GET /api/system/sleep/config`` shows it, with its defaults.
-
-    Frozen: a change is a new object (``SleepConfigUpdate.applied_to``), so one config may be
-    shared, hashed and kept in a frozen ``NasEmulatorConfig``.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    auto_idle_enabled: bool = False
-    idle_timeout_minutes: int = 15
-    idle_cpu_threshold: float = 5.0
-    idle_disk_io_threshold: float = 0.5
-    idle_http_threshold: float = 5.0
-    auto_escalation_enabled: bool = False
-    escalation_after_minutes: int = 60
-    schedule_enabled: bool = False
-    schedule_sleep_time: str = "23:00"
-    schedule_wake_time: str = "06:00"
-    schedule_mode: Literal["soft", "suspend"] = "soft"
-    pause_monitoring: bool = True
-    pause_disk_io: bool = True
-    reduced_telemetry_interval: float = 30.0
-    disk_spindown_enabled: bool = True
-    presence_enabled: bool = True
-    presence_mode: str = "active"
-    presence_timeout_minutes: int = 3
-
-
-class SleepConfigUpdate(BaseModel):
-    """A partial ``PUT /api/system/sleep/config``: fields left out (or null) keep their value."""
-
-    auto_idle_enabled: bool | None = None
-    idle_timeout_minutes: int | None = Field(None, ge=1, le=1440)
-    idle_cpu_threshold: float | None = Field(None, ge=0.0, le=100.0)
-    idle_disk_io_threshold: float | None = Field(None, ge=0.0)
-    idle_http_threshold: float | None = Field(None, ge=0.0)
-    auto_escalation_enabled: bool | None = None
-    escalation_after_minutes: int | None = Field(None, ge=1, le=1440)
-    schedule_enabled: bool | None = None
-    schedule_sleep_time: str | None = None
-    schedule_wake_time: str | None = None
-    schedule_mode: Literal["soft", "suspend"] | None = None
-    pause_monitoring: bool | None = None
-    pause_disk_io: bool | None = None
-    reduced_telemetry_interval: float | None = Field(None, ge=5.0, le=300.0)
-    disk_spindown_enabled: bool | None = None
-    presence_enabled: bool | None = None
-    presence_mode: str | None = None
-    presence_timeout_minutes: int | None = Field(None, ge=1, le=1440)
-
-    def applied_to(self, config: SleepConfig) -> SleepConfig:
-        """``config`` with this update's non-null fields in place."""
-        changes = {k: v for k, v in self.model_dump(exclude_unset=True).items() if v is not None}
-        return config.model_copy(update=changes)
 
 
 @dataclass(frozen=True)
