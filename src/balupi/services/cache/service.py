@@ -19,6 +19,13 @@ not found as written is tried once more with ``+`` read as a space.
 
 Background work (flushing access counts, checking the budget, verifying a slice of the store)
 runs in one task owned here, every ``flush_seconds``.
+
+Size: ``FileCache`` is the one façade that the cache's routes and the listing service's hooks call
+(downloads, pins, integrity, stats); the parts with logic of their own live beside it
+(``filling.py``, ``freshness.py``, ``eviction.py``, ``catalog.py``, ``store.py``, ``stats.py``).
+What stays here is each operation's order of checks over the shared catalog, store and link, which
+the list above describes and which reads best in one place. Pins and verification are the next seams
+if it grows.
 """
 
 from __future__ import annotations

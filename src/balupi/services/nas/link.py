@@ -32,6 +32,11 @@ Decision table for a reading of the NAS plug (``PowerClass``):
     idle/act → waking   (from sleeping, offline, unknown: it runs, so it can be asked), except
                idle while its sleep status said soft sleep (which draws as much as idle) and no
                standby reading (a suspend) came since
+
+Size: one state machine. Every ``report_*``, the probe loop and ``_transition`` decide under one
+lock from the same snapshot, by the decision table above; split across modules, the table's rows
+would be read in pieces. The probe's request (``probe.py``), the stored history (``history.py``) and
+the power classes (``power.py``) already live apart.
 """
 
 from __future__ import annotations

@@ -40,6 +40,12 @@ it); a parked entry holds back nothing, since it will never reach the NAS and so
 overtaken. A later entry then meets the NAS as it is (an upload creates its folders; a rename
 of what is not there is parked in turn). No upload is lost by this: its bytes go only once the
 NAS lists them, or when a newer upload to the same path replaces them.
+
+Size: one module for one protocol. A pass, the order it keeps, each entry's push and the outcome it
+records (synced, failed with its backoff, waiting for auth, parked, conflict) move the same queue
+rows through one set of states, and the rules above can only be checked read together. What has a
+concern of its own already lives beside it: the requests in ``nas_push.py``, conflicts in
+``conflicts.py``, replayed changes in ``offline_ops.py``, the queue's states in ``queue.py``.
 """
 
 from __future__ import annotations

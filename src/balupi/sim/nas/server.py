@@ -17,6 +17,11 @@ The ``PowerModel`` says which state the machine is in; this class makes each sta
     async with NasEmulator(NasEmulatorConfig(storage=tmp)) as nas:
         nas.api_url, nas.control_url, nas.wol_port
         await nas.sleep(); await nas.wake(); nas.state, nas.power_w
+
+Size: one emulated machine. Each power transition (sleep, wake, boot, shutdown, power cut, the sleep
+service's suspend) opens or closes the same API socket and background tasks and sends or withholds
+the same notices, so they are read together; the API itself (``app.py``), the power model
+(``power.py``), the control channel and Wake-on-LAN live in their own modules.
 """
 
 from __future__ import annotations
