@@ -1,26 +1,30 @@
-"""Fills beyond ``FILL_LIMIT`` wait for a slot; one cancelled while it waits still cleans up.
+"""Misses beyond ``FILL_LIMIT`` wait for a turn, before the NAS is asked; a fill gives its turn
+back however it ends.
 
-A fill waiting for its turn already holds the NAS's answer, a temp file and a descriptor, and is
-the flight that later requesters of the path join. If its last reader leaves (or shutdown comes)
-before it got a slot, the copy never ran: without the cleanup the NAS connection, the temp file
-and the descriptor stayed open, and the flight stayed registered, so every later download of the
-path attached to a copy that would never move and hung.
+A fill holds the NAS's answer, a temp file and a descriptor, and is the flight that later
+requesters of the path join. Waiting for a turn with the NAS's answer open kept one of the NAS
+client's connections idle and stalled the NAS's send; and a fill cancelled while it waited never
+ran its cleanup, so its flight stayed registered and every later download of the path hung.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import cast
 
 import httpx
+import pytest
 
 from balupi.services.cache.fetch import Fill, FillFailed, FillResult, FillSlots, FillState
 from balupi.services.cache.store import BlobWriter
 from balupi.tasks import TaskOwner
+from tests.cache.conftest import CacheHome, MiB, pattern
+from tests.waiting import eventually
 
 
 class HeldStream:
@@ -68,34 +72,80 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-async def test_a_fill_left_while_waiting_for_a_slot_is_cleaned_up(tmp_path: Path) -> None:
+async def test_a_fill_left_by_its_reader_cleans_up_and_gives_its_turn_back(
+    tmp_path: Path,
+) -> None:
     tasks, slots = TaskOwner("fills"), FillSlots(1)
     finished: list[Fill] = []
-    running, running_bytes = Fill("a"), HeldStream()
-    waiting, waiting_bytes = Fill("b"), HeldStream()
-    await begin(running, running_bytes, tmp_path / "a.part", tasks, slots, finished)
+    left, left_bytes = Fill("b"), HeldStream()
     fds = open_fds()
-    await begin(waiting, waiting_bytes, tmp_path / "b.part", tasks, slots, finished)
-    await asyncio.sleep(0.01)  # "a" copies (holds the one slot), "b" waits for it
+    await slots.acquire()  # the leader's turn, handed to the fill
+    await begin(left, left_bytes, tmp_path / "b.part", tasks, slots, finished)
+    await asyncio.sleep(0.01)
 
-    async with waiting.reading():
-        pass  # its only reader leaves before "b" ever got a slot: the copy is cancelled
+    async with left.reading():
+        pass  # its only reader leaves before any byte came: the copy is cancelled
 
     await asyncio.wait_for(asyncio.sleep(0.05), 1)
-    assert finished == [waiting]  # the flight is released: a later requester leads anew
-    assert waiting.state is FillState.FAILED  # readers that joined meanwhile fail, never hang
-    assert waiting_bytes.closed  # the NAS connection is closed
+    assert finished == [left]  # the flight is released: a later requester leads anew
+    assert left.state is FillState.FAILED  # readers that joined meanwhile fail, never hang
+    assert left_bytes.closed  # the NAS connection is closed
     assert not (tmp_path / "b.part").exists()  # the temp file is deleted
     assert open_fds() == fds  # and its descriptor closed
+    assert not slots.locked()  # and its turn given back
     try:
-        await asyncio.wait_for(waiting.wait(), 1)
+        await asyncio.wait_for(left.wait(), 1)
     except FillFailed:
         pass
     else:
         raise AssertionError("a fill cancelled before it copied is not a complete file")
 
-    for chunk in (b"abc", None):  # the running fill is untouched by all this
+    running, running_bytes = Fill("a"), HeldStream()  # the next fill takes the turn
+    await slots.acquire()
+    await begin(running, running_bytes, tmp_path / "a.part", tasks, slots, finished)
+    for chunk in (b"abc", None):
         await running_bytes.chunks.put(chunk)
     await asyncio.wait_for(running.wait(), 5)
     assert running.state is FillState.VERIFIED
+    await asyncio.sleep(0)
+    assert not slots.locked()
+
+    unstarted = Fill("c")  # cancelled before its task ever ran: the turn comes back all the same
+    await slots.acquire()
+    await begin(unstarted, HeldStream(), tmp_path / "c.part", tasks, slots, finished)
     await tasks.aclose()
+    assert not slots.locked()
+
+
+async def test_a_fill_waits_for_its_slot_before_it_asks_the_nas(
+    cache_home: CacheHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not with the NAS's answer open: an answer nobody reads holds one of the NAS client's
+    connections (other requests to the NAS then wait for the pool, time out, and the link takes
+    the NAS for unreachable) and stalls the NAS's send, which its server may cut."""
+    first = cache_home.put("Shared/turns/first.bin", pattern(2 * MiB, 1))
+    second = cache_home.put("Shared/turns/second.bin", pattern(MiB, 2))
+    cache_home.cache._filler._slots = FillSlots(1)
+    writing, release = threading.Event(), threading.Event()
+    write = BlobWriter.write
+
+    def held_write(self: BlobWriter, piece: Sequence[bytes]) -> None:
+        writing.set()
+        release.wait(10)  # the first fill holds the one slot until the test lets it go on
+        write(self, piece)
+
+    monkeypatch.setattr(BlobWriter, "write", held_write)
+    before = cache_home.nas_requests()
+    copying = asyncio.create_task(cache_home.download("maria", "Shared/turns/first.bin"))
+    await eventually(writing.is_set)
+    waiting = asyncio.create_task(cache_home.download("maria", "Shared/turns/second.bin"))
+    await eventually(lambda: cache_home.cache.fills_in_flight == 2)
+    await asyncio.sleep(0.3)  # time enough for a request to the NAS, had one been sent
+    assert cache_home.nas_requests() == before + 1
+
+    release.set()
+    answers = await asyncio.gather(copying, waiting)
+    assert [a.content for a in answers] == [first, second]
+    await cache_home.settled()
+    assert cache_home.nas_requests() == before + 2
+    assert cache_home.temp_files() == []

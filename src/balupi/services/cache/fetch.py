@@ -51,12 +51,12 @@ KiB = 1024
 FILL_BUDGET = 4 * 1024 * KiB
 WRITE_QUEUE = 2
 # Copies from the NAS at once: a Pi's SD card and link gain nothing from more, and each holds
-# memory (``FILL_BUDGET``). Further fills wait their turn with their request already answered.
+# memory (``FILL_BUDGET``). Further misses wait their turn before the NAS is asked.
 FILL_LIMIT = 4
-# The turns to copy, shared by a cache's fills. Waited for inside the fill's own task (not as a
-# limit of the task owner): a fill cancelled while it waits has opened a NAS answer, a temp file
-# and a descriptor, and is the flight later requesters join; only its own ``finally`` releases
-# all of them. A task cancelled before its coroutine started would run none of that.
+# The turns to copy, shared by a cache's fills. A leader takes one before it asks the NAS, so a
+# fill waiting for its turn holds no NAS answer: an answer nobody reads would keep one of the NAS
+# client's connections (other requests then wait for the pool and fail) and stall the NAS's send.
+# The fill's task gives its turn back when it ends, however it ends (even cancelled unstarted).
 FillSlots = asyncio.Semaphore
 PIECE_MIN, PIECE_MAX = 256 * KiB, 1024 * KiB
 READ_BYTES = 128 * KiB  # largest piece a reader without zero-copy takes from the temp file
@@ -147,8 +147,8 @@ class Fill:
     ) -> None:
         """Begin copying ``response`` (whose resources the fill now owns) into ``writer``.
 
-        The copy is a task of ``tasks`` that copies once it has one of ``slots`` (at most
-        ``FILL_LIMIT`` copy at once; readers of a waiting fill see bytes once its turn comes)."""
+        The copy is a task of ``tasks``. The caller holds one of ``slots`` for it (at most
+        ``FILL_LIMIT`` copy at once): the fill gives it back when its task ends."""
         self._writer = writer
         self._read_fd = os.open(writer.path, os.O_RDONLY)
         self.size = size
@@ -156,10 +156,11 @@ class Fill:
         self.state = FillState.COPYING
         self.outcome = Outcome.ATTACH
         self._task = tasks.spawn(
-            self._run(response, resources, slots, expected_sha256, commit, finished),
+            self._run(response, resources, expected_sha256, commit, finished),
             name=f"cache-fill {self.path}",
             report_errors=False,  # a failed fill logs itself and fails its readers
         )
+        self._task.add_done_callback(lambda _: slots.release())
         self._opened.set()
 
     # -- the joiners' side --------------------------------------------------------------------
@@ -239,7 +240,6 @@ class Fill:
         self,
         response: httpx.Response,
         resources: AsyncExitStack,
-        slots: FillSlots,
         expected_sha256: str | None,
         commit: Commit,
         finished: Callable[[Fill], None],
@@ -248,9 +248,7 @@ class Fill:
         assert writer is not None
         committed = False
         try:
-            # Cancelled while waiting for a slot: the NAS answer closes and the rest is cleaned
-            # up below all the same.
-            async with resources, slots:
+            async with resources:
                 await self._copy(response, writer)
             sha256 = writer.hexdigest()
             if writer.size != self.size:

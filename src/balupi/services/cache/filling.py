@@ -121,8 +121,12 @@ class Filler:
     async def _lead(self, user: AuthenticatedUser, path: str) -> StreamDelivery:
         fill = self.flights.lead(path)
         resources = AsyncExitStack()
+        turn = False  # one of ``_slots`` held, until the fill takes it over
         try:
             expected = await self._listings.known(path)
+            if expected is None or self._evictor.admits(expected.size):
+                await self._slots.acquire()  # before the NAS is asked (FillSlots); joiners wait
+                turn = True
             response = await resources.enter_async_context(self._origin.download(path, user.token))
             if response.status_code != 200:
                 refused = await rejection(response)
@@ -136,6 +140,9 @@ class Filler:
             if size is None or not self._evictor.admits(size):
                 self._refuse(fill, Outcome.UNCACHEABLE)
                 return self._stream(response, resources)
+            if not turn:  # the listing said too large, but the file changed meanwhile
+                await self._slots.acquire()
+                turn = True
             writer = await anyio.to_thread.run_sync(self._store.new_writer)
             checksum = expected.checksum if expected is not None and expected.size == size else None
             fill.start(
@@ -150,11 +157,15 @@ class Filler:
                 tasks=self._tasks,
                 slots=self._slots,
             )
+            turn = False  # the fill's now: given back when its copy ends
         except BaseException:
             if fill.outcome is None:  # the leader itself failed or left: joiners retry
                 self._refuse(fill, Outcome.RETRY)
                 await resources.aclose()
             raise
+        finally:
+            if turn:
+                self._slots.release()
         return self._reader(fill)
 
     def _refuse(self, fill: Fill, outcome: Outcome, refused: NasRejected | None = None) -> None:
