@@ -20,6 +20,7 @@ from typing import cast
 import httpx
 import pytest
 
+from balupi.db.models import NasState
 from balupi.services.cache.fetch import Fill, FillFailed, FillResult, FillSlots, FillState
 from balupi.services.cache.store import BlobWriter
 from balupi.tasks import TaskOwner
@@ -149,3 +150,37 @@ async def test_a_fill_waits_for_its_slot_before_it_asks_the_nas(
     await cache_home.settled()
     assert cache_home.nas_requests() == before + 2
     assert cache_home.temp_files() == []
+
+
+async def test_a_background_miss_that_waited_for_its_turn_does_not_wake_a_sleeping_nas(
+    cache_home: CacheHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``X-Sync-Trigger: auto`` was checked against the link before the wait for a turn; the
+    NAS may fall asleep meanwhile, and the request sent after it must not wake it."""
+    cache_home.put("Shared/turns/big.bin", pattern(2 * MiB, 3))
+    cache_home.put("Shared/turns/later.bin", pattern(MiB, 4))
+    cache_home.cache._filler._slots = FillSlots(1)
+    writing, release = threading.Event(), threading.Event()
+    write = BlobWriter.write
+
+    def held_write(self: BlobWriter, piece: Sequence[bytes]) -> None:
+        writing.set()
+        release.wait(10)
+        write(self, piece)
+
+    monkeypatch.setattr(BlobWriter, "write", held_write)
+    before = cache_home.nas_requests()
+    copying = asyncio.create_task(cache_home.download("maria", "Shared/turns/big.bin"))
+    await eventually(writing.is_set)
+    auto = {"X-Sync-Trigger": "auto"}
+    waiting = asyncio.create_task(cache_home.download("maria", "Shared/turns/later.bin", **auto))
+    await eventually(lambda: cache_home.cache.fills_in_flight == 2)
+    link = cache_home.home.services.nas_link
+    await link._transition(NasState.SLEEPING, "test: the NAS fell asleep meanwhile")
+
+    release.set()
+    later = await waiting
+    assert later.status_code == 503
+    assert cache_home.nas_requests() == before + 1  # nothing sent that could wake it
+    assert (await copying).status_code == 200
+    await cache_home.settled()

@@ -69,6 +69,7 @@ from balupi.services.cache.sources import ListingSource, ViewerSource
 from balupi.services.cache.stats import CacheCounters, CacheReport, WarmReport, build_report
 from balupi.services.cache.store import ContentStore
 from balupi.services.files.paths import Viewer, name_of, normalize_path
+from balupi.services.nas.gate import Purpose, current_purpose, nas_purpose
 from balupi.services.nas.link import NasLink
 from balupi.services.nas.wake import NasWaker
 from balupi.tasks import TaskOwner
@@ -231,9 +232,14 @@ class FileCache(Lifecycle):
             if hit is not None:
                 return hit
         await self._require_online(path, sync_trigger)
-        if ranges.range:
-            return await self._filler.passthrough(user, path, ranges)
-        return await self._filler.miss(user, path)
+        # The link was online when checked, but a miss may wait for a copy turn before it asks
+        # the NAS: a client's background request goes as background work, which the gate holds
+        # back from a NAS that fell asleep meanwhile (and marks, so BaluHost does not wake).
+        purpose = Purpose.BACKGROUND if _background(sync_trigger) else current_purpose()
+        with nas_purpose(purpose):
+            if ranges.range:
+                return await self._filler.passthrough(user, path, ranges)
+            return await self._filler.miss(user, path)
 
     async def _current_entry(
         self, user: AuthenticatedUser, path: str, online: bool
@@ -259,8 +265,7 @@ class FileCache(Lifecycle):
             return
         if not self._link.configured:
             raise NasUnreachable("No NAS is configured (BALUPI_NAS_URL)", retry_after=3600)
-        trigger = (sync_trigger or "").strip().lower()
-        if not self.tuning.wake_on_request or trigger in BACKGROUND_TRIGGERS:
+        if not self.tuning.wake_on_request or _background(sync_trigger):
             raise NasAsleep(
                 f"The NAS is {self._link.state.value} and {path} is not cached",
                 retry_after=self._waker.retry_after(),
@@ -495,6 +500,11 @@ class FileCache(Lifecycle):
             hottest=hottest,
             last_warm=self.last_warm,
         )
+
+
+def _background(sync_trigger: str | None) -> bool:
+    """Whether a client's ``X-Sync-Trigger`` marks its request as one nobody waits for."""
+    return (sync_trigger or "").strip().lower() in BACKGROUND_TRIGGERS
 
 
 def _local_key(path: str, local: LocalFile) -> str:
