@@ -56,11 +56,12 @@ class CannotJudgeLogin(AuthError):
     one the Pi has reason to believe exists, so the NAS may be woken for it).
 
     An internal signal to the auth façade, which answers it as ``AuthUndecided``; hence no
-    status (like ``InvalidToken``): one that escaped would be a plain 500."""
+    status (like ``InvalidToken``): one that escaped would be a plain 500. ``known`` defaults to
+    the cautious answer (a stranger: wakes rate-limited), so it is built like the tree's others."""
 
     code = "cannot_judge_login"
 
-    def __init__(self, *, known: bool) -> None:
+    def __init__(self, *, known: bool = False) -> None:
         super().__init__("BaluPi cannot check this login on its own")
         self.known = known
 
