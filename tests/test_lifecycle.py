@@ -107,36 +107,52 @@ async def test_wait_or_sleep_ends_on_the_event_or_on_manual_time() -> None:
     assert await waiting is False
 
 
-async def test_the_owner_limits_a_kind_and_cancels_the_rest_on_close() -> None:
-    owner = TaskOwner("test", limits={"fill": 2})
-    running = 0
-    most = 0
-    release = asyncio.Event()
-
-    async def fill() -> None:
-        nonlocal running, most
-        running += 1
-        most = max(most, running)
-        try:
-            await release.wait()
-        finally:
-            running -= 1
-
-    tasks = [owner.spawn(fill(), name=f"fill {n}", kind="fill") for n in range(5)]
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert (running, most, len(owner)) == (2, 2, 5)
-    release.set()
-    await asyncio.gather(*tasks)
-    assert most == 2
-
-    release.clear()
-    stuck = owner.spawn(fill(), name="last fill", kind="fill")
+async def test_the_owner_cancels_its_tasks_on_close_and_then_takes_no_more() -> None:
+    owner = TaskOwner("test")
+    stuck = owner.spawn(asyncio.Event().wait(), name="waits for ever")
+    await asyncio.sleep(0)
     await owner.aclose()
     assert stuck.cancelled()
     with pytest.raises(LifecycleError, match="takes no new task"):
-        owner.spawn(fill(), name="too late")
+        owner.spawn(asyncio.sleep(0), name="too late")
     await owner.aclose()
+
+
+class Looper(Lifecycle):
+    """A service whose loop runs until cancelled; winding down may be told to fail."""
+
+    def __init__(self, *, fail_closing: bool = False) -> None:
+        self.fail_closing = fail_closing
+        self.loop: asyncio.Task[None] | None = None
+        self.loop_done_at_close: bool | None = None
+
+    async def _open(self) -> None:
+        self.loop = self._spawn(asyncio.Event().wait(), name="loop")
+
+    async def _closing(self) -> None:
+        if self.fail_closing:
+            raise RuntimeError("winding down failed")
+
+    async def _close(self) -> None:
+        assert self.loop is not None
+        self.loop_done_at_close = self.loop.done()
+
+
+async def test_a_failed_wind_down_still_ends_the_loops_before_resources_go() -> None:
+    service = Looper(fail_closing=True)
+    await service.start()
+    with pytest.raises(RuntimeError, match="winding down failed"):
+        await service.aclose()
+    assert service.loop is not None
+    assert service.loop.cancelled()
+    assert service.loop_done_at_close is True
+
+
+async def test_a_closed_service_spawns_no_task_without_an_owner() -> None:
+    service = Looper()
+    await service.aclose()  # closed before it ever started: it has no owner yet
+    with pytest.raises(LifecycleError, match="closed"):
+        service._spawn(asyncio.Event().wait(), name="late")
 
 
 async def test_a_failing_task_is_reported_and_cancel_and_wait_swallows_only_its_own() -> None:
@@ -237,3 +253,12 @@ async def test_the_sync_worker_waits_on_the_clock_and_wakes_on_a_kick(
         await eventually(lambda: worker.passes == 1)
     with pytest.raises(LifecycleError):
         await worker.start()
+
+
+async def test_a_nas_client_never_started_still_releases_its_pool() -> None:
+    from balupi.services.nas.client import NasClient
+
+    client = NasClient("http://127.0.0.1:9")
+    await client.aclose()
+    assert client._client.is_closed
+    await client.aclose()  # again: harmless

@@ -90,10 +90,12 @@ class Lifecycle(Closing):
             return
         try:
             await self._closing()
-            if self._owner is not None:
-                await self._owner.aclose()
         finally:
-            await self._close()
+            try:  # the loops end even when winding down failed, before their resources go
+                if self._owner is not None:
+                    await self._owner.aclose()
+            finally:
+                await self._close()
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -111,7 +113,14 @@ class Lifecycle(Closing):
         """Release resources; the service's tasks have already ended. Nothing by default."""
 
     def _spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
-        """Run ``coro`` as one of this service's tasks (cancelled and awaited on close)."""
+        """Run ``coro`` as one of this service's tasks (cancelled and awaited on close).
+
+        Refused once the service is closed: a task spawned then would have no owner to end it.
+        """
+        if self._state is LifecycleState.CLOSED:
+            coro.close()  # never awaited: closed here so Python does not warn about it
+            name_ = type(self).__name__
+            raise LifecycleError(f"{name_} is closed; it takes no new task ({name}).")
         if self._owner is None:
             from balupi.tasks import TaskOwner  # tasks builds on this module
 

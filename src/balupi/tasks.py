@@ -1,4 +1,4 @@
-"""Background tasks with an owner: named, optionally limited per kind, logged, and closed in order.
+"""Background tasks with an owner: named, logged, and closed in order.
 
 A bare ``asyncio.create_task`` is owned by nobody: the loop keeps only a weak reference (the task
 can vanish mid-run), its exception is reported as "never retrieved" at garbage collection, and
@@ -75,23 +75,19 @@ def _report(task: asyncio.Task[Any], *, errors: bool = True) -> None:
 
 
 class TaskOwner(Closing):
-    """Owns background tasks: keeps them alive, limits each kind, logs failures, ends them on close.
+    """Owns background tasks: keeps them alive, logs failures, ends them on close.
+
+    It sets no concurrency limits: a task cancelled while queued for a slot would never run its
+    coroutine, so nothing that coroutine was handed (a NAS answer, a temp file) would be released.
+    Work that must take turns waits for its turn inside its own task (cache fills do).
 
     Open from birth (``spawn`` is synchronous and callable from a constructor's callbacks);
     ``aclose()`` is idempotent, and ``async with`` closes it.
     """
 
-    def __init__(
-        self,
-        name: str = "background",
-        *,
-        grace: float = CLOSE_GRACE_S,
-        limits: dict[str, int] | None = None,
-    ) -> None:
+    def __init__(self, name: str = "background", *, grace: float = CLOSE_GRACE_S) -> None:
         self.name = name
         self._grace = grace
-        self._limits = dict(limits or {})
-        self._slots: dict[str, asyncio.Semaphore] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
 
@@ -106,34 +102,21 @@ class TaskOwner(Closing):
         """Whether a task called ``name`` is still running (for "at most one" jobs)."""
         return any(task.get_name() == name for task in self._tasks)
 
-    def limit(self, kind: str, concurrent: int) -> None:
-        """Run at most ``concurrent`` tasks of ``kind`` at once; the others wait their turn."""
-        if concurrent < 1:
-            raise ValueError("a limit must allow at least one task")
-        self._limits[kind] = concurrent
-        self._slots.pop(kind, None)
-
     def spawn(
         self,
         coro: Coroutine[Any, Any, T],
         *,
         name: str,
-        kind: str | None = None,
         report_errors: bool = True,
     ) -> asyncio.Task[T]:
-        """Run ``coro`` as a task called ``name``; ``kind`` puts it under that kind's limit.
+        """Run ``coro`` as a task called ``name``.
 
         ``report_errors=False`` for tasks whose awaiters handle the failure themselves.
         """
         if self._closed:
             coro.close()  # never awaited: closed here so Python does not warn about it
             raise LifecycleError(f"{self.name} is closed; it takes no new task ({name}).")
-        if kind is not None and kind in self._limits:
-            task = asyncio.create_task(self._limited(kind, coro), name=name)
-            # Cancelled while still queued, ``coro`` never ran: closed, not left to warn.
-            task.add_done_callback(lambda _: coro.close())
-        else:
-            task = asyncio.create_task(coro, name=name)
+        task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._finished(done, report_errors))
         return task
@@ -148,10 +131,3 @@ class TaskOwner(Closing):
     def _finished(self, task: asyncio.Task[Any], report_errors: bool) -> None:
         self._tasks.discard(task)
         _report(task, errors=report_errors)
-
-    async def _limited(self, kind: str, coro: Coroutine[Any, Any, T]) -> T:
-        slots = self._slots.get(kind)
-        if slots is None:
-            slots = self._slots[kind] = asyncio.Semaphore(self._limits[kind])
-        async with slots:
-            return await coro

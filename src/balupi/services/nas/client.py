@@ -65,7 +65,10 @@ class NasClient(Lifecycle):
     def base_url(self) -> str:
         return str(self._client.base_url).rstrip("/")
 
-    async def _close(self) -> None:
+    async def aclose(self) -> None:
+        await super().aclose()
+        # The pool is built with the client, so it goes even if the client never started
+        # (httpx's aclose may repeat).
         await self._client.aclose()
 
     async def health(self) -> dict[str, Any]:
