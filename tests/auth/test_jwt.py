@@ -204,3 +204,17 @@ def test_tokens_are_the_bytes_pyjwt_writes_and_pyjwt_reads_ours() -> None:
         assert ours == theirs
         assert read_by_pyjwt == claims
         assert jwt.decode(theirs, key, now=NOW) == claims
+
+
+@pytest.mark.parametrize("exp", [b"1e400", b"9" * 400])
+def test_a_time_no_clock_can_reach_is_refused_not_eternal(exp: bytes) -> None:
+    """``1e400`` parses as infinity (it would never expire), 400 nines overflow a float (a 500)."""
+    import hashlib
+    import hmac
+
+    signing_input = (
+        _b64(json.dumps(HEADER).encode()) + "." + _b64(b'{"sub":"maria","exp":' + exp + b"}")
+    )
+    signature = hmac.new(KEY.encode(), signing_input.encode(), hashlib.sha256).digest()
+    with pytest.raises(InvalidToken, match="out of range"):
+        jwt.decode(f"{signing_input}.{_b64(signature)}", KEY, now=NOW)

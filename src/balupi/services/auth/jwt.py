@@ -33,6 +33,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -124,9 +125,17 @@ def _check_registered_claims(claims: dict[str, Any], now: float, leeway: float) 
 
 
 def _number(value: object, name: str) -> float:
+    """A time claim as seconds; a number no clock can reach (``1e400`` parses as infinity, a
+    300-digit integer overflows a float) is refused, not left to never expire or crash."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidToken(f"the {name!r} claim is not a number")
-    return float(value)
+    try:
+        seconds = float(value)
+    except OverflowError as exc:
+        raise InvalidToken(f"the {name!r} claim is out of range") from exc
+    if not math.isfinite(seconds):
+        raise InvalidToken(f"the {name!r} claim is out of range")
+    return seconds
 
 
 def _sign(signing_input: bytes, key: str | bytes) -> bytes:
