@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from balupi.db.models import NasState
+from balupi.services.cache import filling
 from balupi.services.cache.fetch import Fill, FillFailed, FillResult, FillSlots, FillState
 from balupi.services.cache.store import BlobWriter
 from balupi.tasks import TaskOwner
@@ -149,6 +150,45 @@ async def test_a_fill_waits_for_its_slot_before_it_asks_the_nas(
     assert [a.content for a in answers] == [first, second]
     await cache_home.settled()
     assert cache_home.nas_requests() == before + 2
+    assert cache_home.temp_files() == []
+
+
+async def test_a_miss_that_gets_no_turn_in_time_is_passed_through_uncached(
+    cache_home: CacheHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A photo does not wait behind long copies: after ``FILL_TURN_WAIT_S`` it comes from the
+    NAS uncached, at once; the next request for it is a fill again."""
+    cache_home.put("Shared/turns/video.bin", pattern(2 * MiB, 5))
+    photo = cache_home.put("Shared/turns/photo.jpg", pattern(MiB, 6))
+    cache_home.cache._filler._slots = FillSlots(1)
+    monkeypatch.setattr(filling, "FILL_TURN_WAIT_S", 0.2)
+    writing, release = threading.Event(), threading.Event()
+    write = BlobWriter.write
+
+    def held_write(self: BlobWriter, piece: Sequence[bytes]) -> None:
+        writing.set()
+        release.wait(10)  # the video's copy holds the one turn until the test lets it go on
+        write(self, piece)
+
+    monkeypatch.setattr(BlobWriter, "write", held_write)
+    copying = asyncio.create_task(cache_home.download("maria", "Shared/turns/video.bin"))
+    try:
+        await eventually(writing.is_set)
+        answer = await asyncio.wait_for(
+            cache_home.download("maria", "Shared/turns/photo.jpg"), timeout=5
+        )
+        assert answer.status_code == 200
+        assert answer.content == photo
+        assert cache_home.cache.catalog.get("Shared/turns/photo.jpg") is None
+        assert not copying.done()  # answered while the video still held the only turn
+    finally:
+        release.set()
+    assert (await copying).status_code == 200
+    await cache_home.settled()
+    again = await cache_home.download("maria", "Shared/turns/photo.jpg")
+    assert again.content == photo
+    await cache_home.settled()
+    assert cache_home.cache.catalog.get("Shared/turns/photo.jpg") is not None
     assert cache_home.temp_files() == []
 
 

@@ -51,8 +51,11 @@ KiB = 1024
 FILL_BUDGET = 4 * 1024 * KiB
 WRITE_QUEUE = 2
 # Copies from the NAS at once: a Pi's SD card and link gain nothing from more, and each holds
-# memory (``FILL_BUDGET``). Further misses wait their turn before the NAS is asked.
+# memory (``FILL_BUDGET``). A further miss waits for a turn before the NAS is asked, at most
+# FILL_TURN_WAIT_S: then it is passed through uncached, so a photo never waits behind four
+# videos' copies (the next request for it is cached).
 FILL_LIMIT = 4
+FILL_TURN_WAIT_S = 1.0
 # The turns to copy, shared by a cache's fills. A leader takes one before it asks the NAS, so a
 # fill waiting for its turn holds no NAS answer: an answer nobody reads would keep one of the NAS
 # client's connections (other requests then wait for the pool and fail) and stall the NAS's send.

@@ -9,6 +9,7 @@ A verified fill is committed here: fsync, rename into the store, a catalog row, 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import AsyncExitStack
 
@@ -22,6 +23,7 @@ from balupi.services.cache.catalog import Catalog, Entry
 from balupi.services.cache.eviction import Evictor
 from balupi.services.cache.fetch import (
     FILL_LIMIT,
+    FILL_TURN_WAIT_S,
     Fill,
     FillResult,
     FillSlots,
@@ -125,8 +127,10 @@ class Filler:
         try:
             expected = await self._listings.known(path)
             if expected is None or self._evictor.admits(expected.size):
-                await self._slots.acquire()  # before the NAS is asked (FillSlots); joiners wait
-                turn = True
+                turn = await self._take_turn()  # before the NAS is asked (FillSlots)
+                if not turn:  # every copy turn is taken and stays taken: not cached this time
+                    self._refuse(fill, Outcome.RETRY)
+                    return await self.passthrough(user, path, RangeHeaders())
             response = await resources.enter_async_context(self._origin.download(path, user.token))
             if response.status_code != 200:
                 refused = await rejection(response)
@@ -167,6 +171,15 @@ class Filler:
             if turn:
                 self._slots.release()
         return self._reader(fill)
+
+    async def _take_turn(self) -> bool:
+        """One of the copy turns, if one comes free within ``FILL_TURN_WAIT_S``."""
+        try:
+            async with asyncio.timeout(FILL_TURN_WAIT_S):
+                await self._slots.acquire()
+        except TimeoutError:
+            return False
+        return True
 
     def _refuse(self, fill: Fill, outcome: Outcome, refused: NasRejected | None = None) -> None:
         fill.refuse(outcome, refused)
