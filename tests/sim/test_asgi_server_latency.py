@@ -7,7 +7,6 @@ for the client's delayed ACK, so every request to an emulator took about 44 ms.
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import httpx
@@ -36,5 +35,7 @@ async def test_keep_alive_requests_are_not_delayed_by_nagle() -> None:
                 took.append(time.perf_counter() - started)
     finally:
         await server.close()
-    # Linux delays an ACK by at least 40 ms: a Nagle stall cannot hide under 20 ms.
-    assert statistics.median(took) < 0.020
+    # Linux delays an ACK by at least 40 ms, so with the stall *every* request takes 40 ms or
+    # more; without it the fastest of ten is a fraction of that even on a busy machine (the
+    # fastest, not the median, so a load spike cannot fail the test).
+    assert min(took) < 0.030
