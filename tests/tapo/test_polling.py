@@ -106,7 +106,9 @@ async def test_two_dead_plugs_of_ten_cost_the_round_one_timeout(
     results = await tapo.poll_round()
     elapsed = time.monotonic() - started
 
-    assert elapsed < TIMING.timeout_s + 1.5, elapsed
+    # The two dead plugs' timeouts run side by side: one after the other would take two
+    # timeouts or more. (Not a tighter bound: a busy machine stretches the live plugs' round.)
+    assert elapsed < 2 * TIMING.timeout_s, elapsed
     by_mac = {plug.name: plug for plug in tapo.current().plugs}
     assert {name for name, plug in by_mac.items() if plug.state is PlugState.OK} == {
         f"plug {n}" for n in range(1, 9)
