@@ -23,6 +23,10 @@ it is read and before it is parsed. The cheap checks run before the body is read
 The shutdown snapshot (hostname, storage, users …: no secrets, no file list) is kept as a JSON file
 in ``DATA_DIR/handshake/``, replaced atomically (temporary file, fsync, rename), so the dashboard
 can show the NAS while it sleeps.
+
+Size: the verifier, the snapshot store and the receiver carry out the one contract above (what the
+NAS signs, how the Pi checks it, what it keeps), and each is checked against that text. The verifier
+(canonical JSON, signature, replay cache) is the seam for a split if the module grows.
 """
 
 from __future__ import annotations
