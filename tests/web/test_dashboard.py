@@ -152,8 +152,9 @@ def test_live_power_refreshes_itself_and_follows_the_nas(browser: Any, demo: Dem
     gaps = [later - earlier for earlier, later in itertools.pairwise(asked)]
     assert len(gaps) >= 2
     # Never faster than every 5 s. The timestamps are taken when Playwright hands the event
-    # to Python, which under load lags by a few hundred milliseconds, now more, now less.
-    assert min(gaps) >= 4.5, gaps
+    # to Python, which under load lags by up to a second, now more, now less: one gap may look
+    # short by that much, but the lags cancel in the mean (the last time minus the first).
+    assert min(gaps) >= 4.0, gaps
     assert sum(gaps) / len(gaps) >= 4.9, gaps
 
 
