@@ -15,6 +15,10 @@ import pytest
 ENTRY_MODULES = [
     "balupi.app",
     "balupi.cli",
+    "balupi.startup",
+    "balupi.doctor",
+    "balupi.schedule",
+    "balupi.tasks",
     "balupi.services.nas.link",
     "balupi.services.nas.probe",
     "balupi.services.auth",
