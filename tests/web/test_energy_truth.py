@@ -187,6 +187,12 @@ def test_every_number_on_the_energy_page_is_the_apis(browser: Any, demo: Demo, p
         assert abs(value - costs["total"]["energy_wh"]) <= slack + 0.01
         assert abs(chart_wh - costs["total"]["energy_wh"]) <= 1.0  # the same hours counted
         assert abs(money_in(shown["costs-total"]) - costs["total"]["cost"]) <= 0.005
+        # The rows add up to the totals beneath them, as shown (not 347 + 219 beside 565).
+        cells = page.get_by_test_id("costs-card").locator("tbody tr").all()
+        row_wh = sum(wh_in(row.locator("td").nth(1).inner_text())[0] for row in cells)
+        row_money = sum(money_in(row.locator("td").nth(2).inner_text()) for row in cells)
+        assert round(row_wh, 3) == round(wh_in(shown["costs-energy"])[0], 3), shown
+        assert round(row_money, 2) == round(money_in(shown["costs-total"]), 2), shown
 
         saved = expected_savings_wh(demo, costs)
         if saved is None:  # e.g. today before the NAS was awake a whole counted slot
@@ -403,8 +409,14 @@ def test_screenshots_of_every_page_and_period(
             ready(page, name)
             page.screenshot(path=screenshot_path(f"{name}-{viewport}-{lang}"), full_page=True)
         go(page, "energy")
+        loading = "Loading…" if lang == "en" else "Lädt …"
         for tab, period in zip(tabs, RANGES, strict=True):
             page.get_by_role("tab", name=tab).click()
+            # The last period's cards stay on screen until the new period's fetches begin:
+            # wait for those fetches to end, not just for a chart to be there.
+            expect(page.get_by_role("tab", name=tab)).to_have_attribute("aria-selected", "true")
+            page.wait_for_load_state("networkidle")
+            expect(page.get_by_text(loading, exact=True)).to_have_count(0, timeout=30_000)
             expect(page.get_by_test_id("chart-total")).to_be_visible(timeout=30_000)
             expect(
                 page.get_by_test_id("savings-card").locator(".stat, .empty").first

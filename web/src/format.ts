@@ -27,6 +27,32 @@ export function energy(wh: number): string {
   return `${num(wh, wh < 10 ? 1 : 0)} Wh`;
 }
 
+/** The step `energy(wh)` shows `wh` in, in Wh: 0.1 below 10 Wh, 1 Wh, 10 Wh (kWh with two
+ * decimals), 1 kWh from 100 kWh on. */
+export function energyStep(wh: number): number {
+  if (Math.abs(wh) >= 100_000) return 1000;
+  if (Math.abs(wh) >= 1000) return 10;
+  return Math.abs(wh) < 10 ? 0.1 : 1;
+}
+
+/** `parts` rounded to multiples of `step` so that they add up to `total` rounded the same way
+ * (the largest remainder method): the rows of a table then sum to the total it shows, where
+ * rounding each on its own could show 347 + 219 beside 565. */
+export function roundedParts(parts: number[], total: number, step: number): number[] {
+  const units = parts.map((part) => part / step);
+  const floors = units.map((unit) => Math.floor(unit + 1e-9));
+  const missing = Math.round(total / step) - floors.reduce((sum, n) => sum + n, 0);
+  if (missing < 0 || missing > parts.length) {
+    return parts.map((part) => Math.round(part / step) * step); // parts that do not make the total
+  }
+  const largestRest = units
+    .map((unit, i) => ({ rest: unit - floors[i], i }))
+    .sort((a, b) => b.rest - a.rest)
+    .slice(0, missing);
+  for (const { i } of largestRest) floors[i] += 1;
+  return floors.map((n) => n * step);
+}
+
 export function money(value: number, currency: string | null | undefined): string {
   return new Intl.NumberFormat(locale, {
     style: 'currency',

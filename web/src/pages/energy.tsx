@@ -19,7 +19,7 @@ import {
   type Savings,
   type SavingsGap,
 } from '../energy/savings';
-import { clock, duration, energy, money, percent, price, watts } from '../format';
+import { clock, duration, energy, energyStep, money, percent, price, roundedParts, watts } from '../format';
 import { useData } from '../hooks';
 import { t, type Key } from '../i18n';
 import type { Costs, CurrentPower, DeviceRef, History, NasHistory, Range, Summary } from '../types';
@@ -309,6 +309,30 @@ function CostsCard(props: { period: Period | null; costs: Costs | undefined; sum
   const summary = props.summary;
   const c = props.costs;
   const names = new Map((c?.devices ?? []).map((d) => [d.id, d]));
+  // Rows rounded as their totals are shown, so that they add up to them on the page.
+  const lines = c?.by_device ?? [];
+  const shownWh = c
+    ? roundedParts(
+        lines.map((l) => l.energy_wh),
+        c.total.energy_wh,
+        energyStep(c.total.energy_wh),
+      )
+    : [];
+  const shownCost = c
+    ? roundedParts(
+        lines.map((l) => l.cost),
+        c.total.cost,
+        0.01,
+      )
+    : [];
+  const shownShare =
+    c && c.total.cost > 0
+      ? roundedParts(
+          lines.map((l) => l.cost / c.total.cost),
+          1,
+          0.01,
+        )
+      : null;
   return (
     <Card title={t('costs.title')} testId="costs-card" action={<PeriodNote period={props.period} />}>
       {!c && <Loading />}
@@ -323,15 +347,15 @@ function CostsCard(props: { period: Period | null; costs: Costs | undefined; sum
             </tr>
           </thead>
           <tbody>
-            {c.by_device.map((line) => (
+            {lines.map((line, i) => (
               <tr key={line.id} data-testid={`costs-${line.id}`}>
                 <td class="name-cell">
                   <i class="swatch" style={{ background: colourOf(line.id) }} />
                   {names.get(line.id)?.name ?? `#${line.id}`}
                 </td>
-                <td class="num">{energy(line.energy_wh)}</td>
-                <td class="num">{money(line.cost, c.currency)}</td>
-                <td class="num">{percent(c.total.cost > 0 ? line.cost / c.total.cost : null)}</td>
+                <td class="num">{energy(shownWh[i])}</td>
+                <td class="num">{money(shownCost[i], c.currency)}</td>
+                <td class="num">{percent(shownShare ? shownShare[i] : null)}</td>
               </tr>
             ))}
           </tbody>
