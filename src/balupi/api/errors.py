@@ -42,8 +42,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from balupi.errors import BaluPiError, NasRejected
-from balupi.services.uploads.spool import InsufficientStorage
-from balupi.services.uploads.spool import _is_disk_full as is_disk_full_os_error
+from balupi.services.uploads.spool import InsufficientStorage, is_disk_full
 
 PI_OWN_PREFIXES = (
     "/api/energy",
@@ -205,7 +204,7 @@ def _caused_by_full_disk(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and is_disk_full_os_error(current):
+        if isinstance(current, OSError) and is_disk_full(current):
             return True
         if isinstance(current, sqlite3.Error) and current.sqlite_errorcode == sqlite3.SQLITE_FULL:
             return True

@@ -36,7 +36,8 @@ def free_bytes(directory: Path) -> int:
     return shutil.disk_usage(directory).free
 
 
-def _is_disk_full(exc: OSError) -> bool:
+def is_disk_full(exc: OSError) -> bool:
+    """Whether ``exc`` is the file system saying it is full (also read by ``api/errors.py``)."""
     return exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -73,7 +74,7 @@ class SpoolFile:
         try:
             self._file = await anyio.to_thread.run_sync(_open)
         except OSError as exc:
-            if _is_disk_full(exc):
+            if is_disk_full(exc):
                 raise InsufficientStorage() from exc
             raise
         self.size = offset or 0
@@ -94,7 +95,7 @@ class SpoolFile:
         try:
             await anyio.to_thread.run_sync(handle.write, block)
         except OSError as exc:
-            if _is_disk_full(exc):
+            if is_disk_full(exc):
                 raise InsufficientStorage() from exc
             raise
 
@@ -111,7 +112,7 @@ class SpoolFile:
         try:
             await anyio.to_thread.run_sync(_sync)
         except OSError as exc:
-            if _is_disk_full(exc):
+            if is_disk_full(exc):
                 raise InsufficientStorage() from exc
             raise
 
