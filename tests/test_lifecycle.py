@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from balupi import schedule, tasks
 from balupi.clock import ManualClock, wait_or_sleep
 from balupi.lifecycle import Lifecycle, LifecycleError, LifecycleState
 from balupi.schedule import At, Scheduler
@@ -174,6 +175,53 @@ async def test_a_failing_task_is_reported_and_cancel_and_wait_swallows_only_its_
     outer.cancel()
     with pytest.raises(asyncio.CancelledError):
         await outer  # the caller's own cancellation goes on up
+
+
+class _Log:
+    """Stands in for a module's logger: records the events logged at error level."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, object]]] = []
+
+    def error(self, event: str, **fields: object) -> None:
+        self.events.append((event, fields))
+
+    def exception(self, event: str, **fields: object) -> None:
+        self.events.append((event, fields))
+
+
+async def _fail() -> None:
+    raise RuntimeError("boom")
+
+
+async def test_an_owned_task_s_failure_is_logged_unless_its_awaiter_takes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log = _Log()
+    monkeypatch.setattr(tasks, "log", log)
+    async with TaskOwner("test") as owner:
+        reported = owner.spawn(_fail(), name="reported")
+        quiet = owner.spawn(_fail(), name="quiet", report_errors=False)
+        await asyncio.wait([reported, quiet])
+        await asyncio.sleep(0)  # done callbacks run on a later step of the loop
+    assert [(event, fields["task"]) for event, fields in log.events] == [
+        ("background task failed", "reported")
+    ]
+
+
+async def test_a_failed_scheduled_run_is_logged_and_the_job_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    log = _Log()
+    monkeypatch.setattr(schedule, "log", log)
+    clock = ManualClock()
+    async with TaskOwner("jobs") as owner:
+        Scheduler(owner, clock, BERLIN).every(5, _fail, name="sample")
+        for _ in range(2):
+            await settle(clock)
+            clock.advance(5)
+        await settle(clock)
+    assert log.events == [("scheduled job failed", {"job": "sample"})] * 2
 
 
 async def test_every_runs_at_a_fixed_rate_on_the_clock() -> None:
