@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import httpx
-import jwt
 
+from balupi.services.auth import jwt
 from balupi.sim.measure import balupi_serve_process
 
 SECRET = "balupi-bench-nas-jwt-secret-0123456789abcdef"
@@ -34,7 +34,7 @@ def _admin_headers() -> dict[str, str]:
     """A NAS access token for an admin, signed with the secret this BaluPi is given."""
     now = int(time.time())
     claims = {"sub": "1", "username": "admin", "role": "admin", "type": "access"}
-    token = jwt.encode({**claims, "exp": now + 900, "iat": now}, SECRET, algorithm="HS256")
+    token = jwt.encode({**claims, "exp": now + 900, "iat": now}, SECRET)
     return {"Authorization": f"Bearer {token}"}
 
 
