@@ -32,22 +32,27 @@ class RuledOut(NasRejected):
         super().__init__(409, detail)
 
 
-async def _exists(client: NasClient, token: str, path: str) -> nas_push.RemoteFile | None:
-    return (await nas_push.list_folder(client, token, parent_of(path))).get(name_of(path))
-
-
 async def _can_replay(client: NasClient, token: str, entry: UploadQueueEntry) -> bool:
-    """False when the change is already on the NAS; ``RuledOut`` when it never can be."""
+    """False when the change is already on the NAS; ``RuledOut`` when it never can be. Each
+    folder is listed once: a rename's source and target share theirs."""
+    listings: dict[str, dict[str, nas_push.RemoteFile]] = {}
+
+    async def exists(path: str) -> nas_push.RemoteFile | None:
+        folder = parent_of(path)
+        if folder not in listings:
+            listings[folder] = await nas_push.list_folder(client, token, folder)
+        return listings[folder].get(name_of(path))
+
     target, source = entry.target_path, entry.source_path or ""
     if entry.operation is QueueOperation.MKDIR:
-        found = await _exists(client, token, target)
+        found = await exists(target)
         if found is not None and not found.is_directory:
             raise RuledOut(f"A file already exists at {target}, so the folder cannot be made.")
     elif (
         entry.operation in (QueueOperation.RENAME, QueueOperation.MOVE)
-        and await _exists(client, token, source) is None
+        and await exists(source) is None
     ):
-        if await _exists(client, token, target) is not None:
+        if await exists(target) is not None:
             return False
         raise RuledOut(f"The NAS has nothing at {source} to rename or move.")
     return True
