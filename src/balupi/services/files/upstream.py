@@ -16,13 +16,12 @@ import httpx
 from balupi.errors import NasAsleep, NasUnreachable
 from balupi.logs import get_logger
 from balupi.services.auth import AuthenticatedUser
+from balupi.services.nas.gate import SYNC_TRIGGER
 from balupi.services.nas.link import NasLink
 from balupi.services.nas.passthrough import ForwardRequest, WakePolicy
 from balupi.services.nas.wake import NasWaker
 
 log = get_logger(__name__)
-
-SYNC_TRIGGER = "x-sync-trigger"
 
 
 class NasGate:
@@ -87,7 +86,7 @@ class NasGate:
         """
         headers = {"Authorization": f"Bearer {user.token}"}
         if trigger:
-            headers["X-Sync-Trigger"] = trigger
+            headers[SYNC_TRIGGER] = trigger
         try:
             return await self._link.client.request(
                 method, path, headers=headers, params=params, json=json
