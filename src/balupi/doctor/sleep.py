@@ -11,11 +11,11 @@ answer without waking it:
    asks it with a Pi-only token for the user the probe would speak as (the one the NAS vouched
    for last), which it can mint with the ``SECRET_KEY`` it reads from the same configuration.
 
-The doctor does not read the NAS's plug itself: a soft-sleeping NAS draws what an idle one does
-(services/nas/power.py), so the plug cannot tell the one state in which ``/api/health`` wakes
-the NAS; the running BaluPi weighs its readings with the probes. A NAS known to sleep is left
-alone; when nobody could tell, the caller may still ask ``/api/health``, and says that the
-request may have woken the NAS.
+The doctor does not read the NAS's plug itself: a soft-sleeping NAS's draw falls in the same
+"idle" power class as an awake one's (services/nas/power.py), so the plug cannot tell the one
+state in which ``/api/health`` wakes the NAS; the running BaluPi weighs its readings with the
+probes. A NAS known to sleep is left alone; when nobody could tell, the caller may still ask
+``/api/health``, and says that the request may have woken the NAS.
 """
 
 from __future__ import annotations
