@@ -27,6 +27,7 @@ from balupi.services.cache.warming import (
     CacheWarmer,
     WarmSettings,
 )
+from balupi.services.nas.gate import Purpose
 from tests.cache.conftest import CacheHome, MiB, pattern
 from tests.waiting import eventually
 
@@ -243,3 +244,20 @@ async def test_a_nas_that_falls_asleep_mid_fetch_stops_it_at_once(
     assert cache_home.nas_requests() == before  # the next file was not asked for
     await cache_home.settled()
     assert cache_home.temp_files() == []
+
+
+async def test_a_burst_asks_the_nas_as_background_work(cache_home: CacheHome) -> None:
+    """The gate holds a burst's requests from a NAS that fell asleep: none go as a user's."""
+    gate = cache_home.home.services.nas_gate
+    assert gate is not None
+    _put(cache_home, "Shared/photos/new.bin", pattern(MiB, 1), age=60)
+    await _browse(cache_home, "Shared/photos")
+    await cache_home.home.nas_sleeps()
+    await cache_home.home.nas_wakes()
+    users, background = gate.sent[Purpose.USER], gate.sent[Purpose.BACKGROUND]
+
+    report = await _warmer(cache_home, 10 * MiB).run_once()
+
+    assert report.files == 1
+    assert gate.sent[Purpose.USER] == users
+    assert gate.sent[Purpose.BACKGROUND] > background

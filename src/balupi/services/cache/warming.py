@@ -52,6 +52,7 @@ from balupi.services.cache.stats import WarmReport
 from balupi.services.cache.thumbnails import Thumbnails, looks_like_image
 from balupi.services.files.metadata import in_tree
 from balupi.services.files.paths import SHARED
+from balupi.services.nas.gate import Purpose, nas_purpose
 from balupi.services.nas.link import LinkSnapshot, NasLink
 
 log = get_logger(__name__)
@@ -158,8 +159,12 @@ class CacheWarmer(Lifecycle):
         burst = _Burst(self._clock.now(), time.monotonic())
         stopped: str | None = STOPPED_ASLEEP  # unless the fetches end on their own
         try:
-            stopped = await self._fetch_all(burst)
-            await self._render_thumbnails(burst)
+            # Background work for the request gate: if the NAS falls asleep between the checks
+            # of ``_online`` and a request, the gate holds the request (or marks it, so BaluHost
+            # does not wake for it), whichever context the link's transition ran in.
+            with nas_purpose(Purpose.BACKGROUND):
+                stopped = await self._fetch_all(burst)
+                await self._render_thumbnails(burst)
         finally:
             report = self._report(burst, stopped)
         return report
