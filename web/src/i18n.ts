@@ -158,6 +158,8 @@ const en = {
   'sync.last': 'Last synced',
   'sync.conflicts': 'Conflicts',
   'sync.failures': 'Failures ({count})',
+  // The count is everyone's; the list only the caller's own (admins: everyone's, up to 50).
+  'sync.failuresOfAll': 'Failures ({count}; {total} in the household)',
   'sync.attempts': '{count} attempts',
   'sync.attempts.one': '1 attempt',
   'sync.waitingForAuth': 'waits for its owner to log in again',
@@ -514,6 +516,7 @@ const de: Record<Key, string> = {
   'sync.last': 'Zuletzt abgeglichen',
   'sync.conflicts': 'Konflikte',
   'sync.failures': 'Fehler ({count})',
+  'sync.failuresOfAll': 'Fehler ({count}; {total} im Haushalt)',
   'sync.attempts': '{count} Versuche',
   'sync.attempts.one': '1 Versuch',
   'sync.waitingForAuth': 'wartet, bis sich der Besitzer wieder anmeldet',

@@ -224,7 +224,11 @@ function SyncCard() {
           </div>
           {sync.failures.length > 0 && (
             <div class="failures">
-              <h3>{t('sync.failures', { count: sync.failures.length })}</h3>
+              <h3>
+                {sync.failures.length < sync.failure_count
+                  ? t('sync.failuresOfAll', { count: sync.failures.length, total: sync.failure_count })
+                  : t('sync.failures', { count: sync.failures.length })}
+              </h3>
               <ul class="list">
                 {sync.failures.slice(0, 5).map((f) => (
                   <li key={f.id}>
