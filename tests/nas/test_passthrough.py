@@ -39,16 +39,15 @@ from balupi.errors import ForwardRefused
 from balupi.server import running_server
 from balupi.services.container import Services
 from balupi.services.nas.client import NasClient
+from balupi.services.nas.headers import forward_headers, strip_hop_by_hop
 from balupi.services.nas.history import LinkHistory
 from balupi.services.nas.link import LinkTiming, NasLink
 from balupi.services.nas.passthrough import (
     ForwardRequest,
     NasPassThrough,
     WakePolicy,
-    forward_headers,
     path_delete_target,
     storage_path,
-    strip_hop_by_hop,
 )
 from balupi.services.nas.wake import NasWaker
 from balupi.sim.measure import PeakRss, bulk_nas_process

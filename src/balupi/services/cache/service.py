@@ -235,7 +235,7 @@ class FileCache(Lifecycle):
         # The link was online when checked, but a miss may wait for a copy turn before it asks
         # the NAS: a client's background request goes as background work, which the gate holds
         # back from a NAS that fell asleep meanwhile (and marks, so BaluHost does not wake).
-        purpose = Purpose.BACKGROUND if _background(sync_trigger) else current_purpose()
+        purpose = Purpose.BACKGROUND if _nobody_waits(sync_trigger) else current_purpose()
         with nas_purpose(purpose):
             if ranges.range:
                 return await self._filler.passthrough(user, path, ranges)
@@ -265,7 +265,7 @@ class FileCache(Lifecycle):
             return
         if not self._link.configured:
             raise NasUnreachable("No NAS is configured (BALUPI_NAS_URL)", retry_after=3600)
-        if not self.tuning.wake_on_request or _background(sync_trigger):
+        if not self.tuning.wake_on_request or _nobody_waits(sync_trigger):
             raise NasAsleep(
                 f"The NAS is {self._link.state.value} and {path} is not cached",
                 retry_after=self._waker.retry_after(),
@@ -502,7 +502,7 @@ class FileCache(Lifecycle):
         )
 
 
-def _background(sync_trigger: str | None) -> bool:
+def _nobody_waits(sync_trigger: str | None) -> bool:
     """Whether a client's ``X-Sync-Trigger`` marks its request as one nobody waits for."""
     return (sync_trigger or "").strip().lower() in BACKGROUND_TRIGGERS
 

@@ -41,9 +41,12 @@ import httpx
 from balupi.db.models import NasState
 from balupi.errors import ForwardRefused, NasAsleep, NasUnreachable
 from balupi.logs import get_logger
-from balupi.services.nas.headers import RESPONSE_ONLY, Headers
-from balupi.services.nas.headers import forward_headers as forward_headers
-from balupi.services.nas.headers import strip_hop_by_hop as strip_hop_by_hop
+from balupi.services.nas.headers import (
+    RESPONSE_ONLY,
+    Headers,
+    forward_headers,
+    strip_hop_by_hop,
+)
 from balupi.services.nas.link import NasLink
 from balupi.services.nas.wake import NasWaker
 
