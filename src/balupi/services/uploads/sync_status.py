@@ -55,7 +55,10 @@ async def sync_status(
             select(func.count()).select_from(Conflict).where(Conflict.status == ConflictStatus.OPEN)
         )
     now = clock.now()
-    forced_wake_at = await worker.forced_wake_at() if worker is not None else None
+    # Only open entries can be due: an empty queue (the usual poll) skips the worker's scan.
+    forced_wake_at = (
+        await worker.forced_wake_at() if worker is not None and totals.open_entries else None
+    )
     return {
         "pending_count": totals.open_entries,
         "pending_bytes": totals.pending_bytes,
