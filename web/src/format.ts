@@ -23,8 +23,9 @@ export function watts(value: number | null | undefined): string {
 }
 
 export function energy(wh: number): string {
-  if (Math.abs(wh) >= 1000) return `${num(wh / 1000, wh >= 100_000 ? 0 : 2)} kWh`;
-  return `${num(wh, wh < 10 ? 1 : 0)} Wh`;
+  const step = energyStep(wh);
+  if (step >= 10) return `${num(wh / 1000, step === 1000 ? 0 : 2)} kWh`;
+  return `${num(wh, step < 1 ? 1 : 0)} Wh`;
 }
 
 /** The step `energy(wh)` shows `wh` in, in Wh: 0.1 below 10 Wh, 1 Wh, 10 Wh (kWh with two
