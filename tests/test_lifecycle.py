@@ -156,10 +156,11 @@ async def test_a_closed_service_spawns_no_task_without_an_owner() -> None:
         service._spawn(asyncio.Event().wait(), name="late")
 
 
-async def test_a_failing_task_is_reported_and_cancel_and_wait_swallows_only_its_own() -> None:
+async def test_a_finished_task_leaves_its_owner_and_cancel_and_wait_swallows_only_its_own() -> None:
+    # (That a failed task is reported: test_an_owned_task_s_failure_is_logged_unless_...)
     async with TaskOwner("test") as owner:
-        failed = owner.spawn(asyncio.sleep(0, result=None), name="fine")
-        await failed
+        finished = owner.spawn(asyncio.sleep(0, result=None), name="fine")
+        await finished
         assert len(owner) == 0
 
     forever = asyncio.create_task(asyncio.Event().wait())
