@@ -249,15 +249,20 @@ async def test_a_push_the_gate_holds_back_because_the_nas_sleeps_waits_without_c
 
     await home.upload("maria/held.jpg", b"held back")
 
+    ended: list[UploadQueueEntry] = []
+
     async def push_ended() -> bool:
         rows = await home.queue()
-        return gate.refused[Purpose.BACKGROUND] > 0 and rows[0].status not in (
+        if gate.refused[Purpose.BACKGROUND] > 0 and rows[0].status not in (
             QueueStatus.UPLOADING,
             QueueStatus.VERIFYING,
-        )
+        ):
+            ended.append(rows[0])  # the row as the refused pass left it (read once, not again)
+            return True
+        return False
 
     await eventually(push_ended)
-    [row] = await home.queue()
+    row = ended[0]
     assert (row.status, row.attempts, row.last_error) == (QueueStatus.PENDING, 0, None)
     assert gate.refused[Purpose.BACKGROUND] == 1  # the pass stopped at the first refusal
     assert link.state is NasState.ONLINE  # not reported unreachable: it sleeps
